@@ -1,0 +1,74 @@
+# ECAP developer entry points. `make demo` runs the platform, `make test` tests it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION ?= 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+BUF := .venv/bin/buf
+PROTO_SRC := $(wildcard protos/ecap/v1/*.proto)
+DESCRIPTOR_SET := protos/ecap/v1/ecap.binpb
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --user --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+.PHONY: setup
+setup: .venv/.synced ## install the locked Python environment (uv)
+
+.PHONY: gen
+gen: setup ## regenerate Python stubs and the descriptor set from protos/
+	$(PY) -m grpc_tools.protoc -Iprotos/vendor \
+	  --python_out=protos/vendor --pyi_out=protos/vendor \
+	  protos/vendor/buf/validate/validate.proto
+	$(PY) -m grpc_tools.protoc -Iprotos -Iprotos/vendor \
+	  --python_out=protos --pyi_out=protos --grpc_python_out=protos \
+	  $(PROTO_SRC)
+	$(BUF) build --as-file-descriptor-set -o $(DESCRIPTOR_SET)
+
+.PHONY: check-gen
+check-gen: setup ## fail when committed generated code is stale
+	@$(MAKE) --no-print-directory gen >/dev/null
+	@if [ -n "$$(git status --porcelain -- protos)" ]; then \
+	  echo "generated code is stale: run 'make gen' and commit the result" >&2; \
+	  git status --porcelain -- protos >&2; exit 1; \
+	else echo "generated code is current"; fi
+
+.PHONY: lint
+lint: setup ## buf lint on our protos, ruff on the Python
+	$(BUF) lint
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+.PHONY: fmt
+fmt: setup ## format the Python
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+.PHONY: test
+test: setup check-gen lint ## everything CI runs: generated code, lint, unit and integration tests
+	.venv/bin/pytest tests/unit tests/integration
+
+.PHONY: unit
+unit: setup ## the unit tests alone
+	.venv/bin/pytest tests/unit
+
+.PHONY: bench
+bench: setup ## benchmarks, each printed with its same-run baseline
+	.venv/bin/pytest tests/bench -s -p no:cacheprovider
+
+.PHONY: demo
+demo: setup ## bring the local stack up and say what runs where
+	.venv/bin/ecap up
+	.venv/bin/ecap status
+
+.PHONY: down
+down: setup ## stop the local stack
+	.venv/bin/ecap down
