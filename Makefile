@@ -41,6 +41,11 @@ check-gen: setup ## fail when committed generated code is stale
 	  git status --porcelain -- protos >&2; exit 1; \
 	else echo "generated code is current"; fi
 
+.PHONY: infra
+infra: setup ## fetch the Kafka broker and Spark jars into .cache/ (nothing else)
+	$(PY) -m services.stack.kafka fetch-jars
+	$(PY) -m spark.jars
+
 .PHONY: lint
 lint: setup ## buf lint on our protos, ruff on the Python
 	$(BUF) lint

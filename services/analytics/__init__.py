@@ -1,0 +1,1 @@
+"""The analytics service (`python -m services.analytics`)."""

@@ -1,0 +1,1 @@
+"""The cases service (`python -m services.cases`)."""

@@ -1,0 +1,3 @@
+from services.cases.server import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ingestion service (`python -m services.ingestion`)."""

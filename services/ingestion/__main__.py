@@ -1,0 +1,3 @@
+from services.ingestion.server import main
+
+main()

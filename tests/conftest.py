@@ -1,0 +1,7 @@
+"""Shared pytest fixtures: one module per real component, loaded for every test tier."""
+
+pytest_plugins = [
+    "tests.fixtures.mesh",
+    "tests.fixtures.kafka",
+    "tests.fixtures.spark",
+]
