@@ -22,6 +22,6 @@ def build_spec() -> ServiceSpec:
     )
 
 
-def main() -> None:
-    """Serve until SIGTERM."""
-    sys.exit(serve(build_spec(), IngestionSettings()))
+def main(spec: ServiceSpec | None = None) -> None:
+    """Serve `spec` (default: `build_spec()`) until SIGTERM."""
+    sys.exit(serve(spec or build_spec(), IngestionSettings()))

@@ -79,20 +79,20 @@ class _Stage:
         self.method = method
         self.authorization = authorization
 
-    def _admit(self, request, validate: bool) -> auth.Principal:
+    def _admit(self, request, validate: bool, observed: _Observed) -> None:
         if auth.is_open(self.method):
-            return auth.ANONYMOUS
+            return
         principal = self.owner._verifier.verify(self.authorization)
+        observed.bind(principal)
         auth.authorize(principal, self.method, self.owner._roles)
         if validate and self.method not in self.owner._skip_validation:
             validation.validate(request)
-        return principal
 
     def wrap_unary(self, behavior: Callable, *, validate: bool):
         async def handle(request, context: grpc.aio.ServicerContext):
             with _Observed(self, context) as observed:
                 try:
-                    observed.bind(self._admit(request, validate))
+                    self._admit(request, validate, observed)
                     result = behavior(request, context)
                     if inspect.isawaitable(result):
                         result = await result
@@ -108,7 +108,7 @@ class _Stage:
         async def handle(request, context: grpc.aio.ServicerContext):
             with _Observed(self, context) as observed:
                 try:
-                    observed.bind(self._admit(request, validate))
+                    self._admit(request, validate, observed)
                     result = behavior(request, context)
                     if inspect.isasyncgen(result):
                         async for response in result:

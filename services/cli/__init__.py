@@ -1,0 +1,1 @@
+"""The `ecap` command line."""

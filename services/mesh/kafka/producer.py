@@ -1,0 +1,185 @@
+"""Write ecap.v1 protobuf messages to Kafka the way every ECAP consumer expects them.
+
+Each record's value is the message in binary, its key the entity whose records a consumer
+must see in order (`KEY_FIELDS`), and its `ce_type` header the message's fully qualified
+name. The producer is idempotent with `acks=all`, so a record is acknowledged once every
+in-sync replica has it, never twice, and in order per partition.
+
+    with ProtobufProducer(settings.bootstrap_servers) as producer:
+        ack = producer.send("transactions", txn).result(timeout=30)   # Ack(topic, partition, offset)
+
+`send()` returns a `concurrent.futures.Future` that resolves only after Kafka acknowledged
+the record (or fails with the delivery error); a background thread serves the delivery
+reports, so nobody has to call `poll()`. asyncio code awaits `asyncio.wrap_future(future)`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+from google.protobuf.message import Message
+
+CE_TYPE_HEADER = "ce_type"
+
+# Message type -> the field whose value is the record key. A new message type on Kafka
+# gets its line here; without one, `send()` refuses it rather than guess an ordering.
+KEY_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "ecap.v1.Transaction": "customer_id",
+        "ecap.v1.BehaviorEvent": "session_id",
+        "ecap.v1.Decision": "transaction_id",
+        "ecap.v1.Product": "product_id",
+        "ecap.v1.Customer": "customer_id",
+    }
+)
+
+# Durability settings are the contract (DESIGN.md), not a tuning knob: `config` may not
+# override them.
+_GUARANTEES: Mapping[str, Any] = MappingProxyType({"enable.idempotence": True, "acks": "all"})
+
+_THROUGHPUT_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        # Wait up to 10 ms to fill batches of up to 1 MB; lz4 is the cheapest codec per byte
+        # on CPU, which is the scarce resource on a small machine.
+        "linger.ms": 10,
+        "batch.size": 1_000_000,
+        "compression.type": "lz4",
+        # The Java client's partitioner, so a key lands on the same partition whichever
+        # client (Python, Spark, Java) wrote it.
+        "partitioner": "murmur2_random",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Where Kafka stored an acknowledged record."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not acknowledge a record; `error` is librdkafka's reason."""
+
+    def __init__(self, topic: str, error: KafkaError) -> None:
+        super().__init__(f"record for topic {topic!r} was not acknowledged: {error.str()}")
+        self.error = error
+
+
+def record_key(message: Message) -> bytes:
+    """The record key of `message`: the value of its type's field in `KEY_FIELDS`."""
+    type_name = message.DESCRIPTOR.full_name
+    try:
+        field = KEY_FIELDS[type_name]
+    except KeyError:
+        raise ValueError(
+            f"no Kafka key declared for {type_name}: add the field that orders its records "
+            "to KEY_FIELDS in services/mesh/kafka/producer.py"
+        ) from None
+    value = getattr(message, field)
+    if not value:
+        raise ValueError(f"{type_name}.{field} is empty, but it is the record key")
+    return value.encode()
+
+
+def record_headers(message: Message) -> list[tuple[str, bytes]]:
+    """The headers of `message`'s record: `ce_type` = the fully qualified message name."""
+    return [(CE_TYPE_HEADER, message.DESCRIPTOR.full_name.encode())]
+
+
+def producer_config(
+    bootstrap: str, client_id: str = "ecap", config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The librdkafka configuration: our throughput defaults, `config`, then the guarantees."""
+    overrides = dict(config or {})
+    clashes = sorted(key for key in overrides if key in _GUARANTEES)
+    if clashes:
+        raise ValueError(
+            f"{', '.join(clashes)} may not be overridden: ECAP producers are "
+            "idempotent with acks=all"
+        )
+    return {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        **_THROUGHPUT_DEFAULTS,
+        **overrides,
+        **_GUARANTEES,
+    }
+
+
+class ProtobufProducer:
+    """An idempotent `acks=all` producer of ecap.v1 messages whose sends return futures."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "ecap",
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._producer = Producer(producer_config(bootstrap, client_id, config))
+        self._closed = threading.Event()
+        self._poller = threading.Thread(
+            target=self._serve_delivery_reports, name=f"kafka-delivery-{client_id}", daemon=True
+        )
+        self._poller.start()
+
+    def send(self, topic: str, message: Message) -> Future[Ack]:
+        """Queue `message` for `topic`; the future resolves once Kafka acknowledged it."""
+        if self._closed.is_set():
+            raise RuntimeError("the producer is closed")
+        future: Future[Ack] = Future()
+        key = record_key(message)
+        value = message.SerializeToString()
+        headers = record_headers(message)
+
+        def on_delivery(error: KafkaError | None, record: Any) -> None:
+            if error is not None:
+                future.set_exception(DeliveryError(topic, error))
+            else:
+                future.set_result(Ack(record.topic(), record.partition(), record.offset()))
+
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                return future
+            except BufferError:
+                # The local queue is full: block the caller until deliveries make room.
+                self._producer.poll(0.05)
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every queued record is acknowledged or failed; raise if time runs out."""
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            raise TimeoutError(
+                f"{remaining} Kafka records still unacknowledged after {timeout_s:g} s: "
+                "is the broker up and the topic created?"
+            )
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Flush, then stop serving delivery reports."""
+        if self._closed.is_set():
+            return
+        try:
+            self.flush(timeout_s)
+        finally:
+            self._closed.set()
+            self._poller.join()
+
+    def __enter__(self) -> ProtobufProducer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _serve_delivery_reports(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.1)

@@ -1,0 +1,34 @@
+"""Settings of the local stack runner (env prefix `ECAP_STACK_`)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class StackSettings(BaseSettings):
+    """Where the stack definition, pid files and logs live, and how long to wait."""
+
+    model_config = SettingsConfigDict(env_prefix="ECAP_STACK_", extra="ignore")
+
+    definition: Path = REPO_ROOT / "compose" / "stack.yaml"
+    run_dir: Path = Field(default=REPO_ROOT / ".run", description="pids, logs, broker data")
+    ready_timeout_s: float = Field(default=60.0, gt=0)
+    stop_timeout_s: float = Field(default=20.0, gt=0)
+
+    @property
+    def log_dir(self) -> Path:
+        """One log file per process."""
+        return self.run_dir / "logs"
+
+    @property
+    def pid_dir(self) -> Path:
+        """One pid file per running process."""
+        return self.run_dir / "pids"
+
+    @property
+    def jwt_secret_file(self) -> Path:
+        """The development HS256 secret shared by the stack and `ecap token`."""
+        return self.run_dir / "jwt.secret"

@@ -1,0 +1,41 @@
+"""Readiness probes: gRPC health and TCP connect."""
+
+from __future__ import annotations
+
+import socket
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.stack.definition import Readiness
+
+
+def grpc_health(address: str, timeout_s: float = 1.0) -> str:
+    """The overall health status name at `address` (`SERVING`, …), or `UNREACHABLE`."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+            )
+        except grpc.RpcError:
+            return "UNREACHABLE"
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+def tcp_open(address: str, timeout_s: float = 1.0) -> bool:
+    """True when something accepts TCP connections at `host:port`."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def probe(ready: Readiness) -> str:
+    """`SERVING` when the process is ready, otherwise a short word saying what was seen."""
+    if ready.grpc:
+        return grpc_health(ready.grpc)
+    if ready.tcp:
+        return "SERVING" if tcp_open(ready.tcp) else "UNREACHABLE"
+    return "UNKNOWN"
