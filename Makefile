@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV_VERSION ?= 0.13.9
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv is installed with pip into a project-local tool venv, so a fresh machine needs only python3.
+UV := .cache/tools/bin/uv
 PY := .venv/bin/python
 BUF := .venv/bin/buf
 PROTO_SRC := $(wildcard protos/ecap/v1/*.proto)
@@ -14,7 +15,8 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(UV):
-	python3 -m pip install --user --quiet "uv==$(UV_VERSION)"
+	python3 -m venv .cache/tools
+	.cache/tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen

@@ -224,6 +224,8 @@ def check_ports_free(settings: BrokerSettings) -> None:
     for name, port in (("ECAP_KAFKA_PORT", settings.port),
                        ("ECAP_KAFKA_CONTROLLER_PORT", settings.controller_port)):  # fmt: skip
         with socket.socket() as sock:
+            # As the JVM binds: connections of a just-stopped broker in TIME_WAIT don't count.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((settings.host, port))
             except OSError as exc:

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Message as KafkaMessage
-
 from ecap.v1 import common_pb2
+
 from services.mesh.kafka.producer import Ack, DeliveryError, ProtobufProducer
 from services.mesh.kafka.topics import (
     TOPICS,

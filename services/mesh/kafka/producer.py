@@ -165,7 +165,7 @@ class ProtobufProducer:
             )
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Flush, then stop serving delivery reports."""
+        """Flush, then release the producer; records unacknowledged by then fail their futures."""
         if self._closed.is_set():
             return
         try:
@@ -173,6 +173,10 @@ class ProtobufProducer:
         finally:
             self._closed.set()
             self._poller.join()
+            # What the flush could not deliver fails now rather than leaving futures pending.
+            self._producer.purge()
+            self._producer.poll(0)
+            self._producer.close()
 
     def __enter__(self) -> ProtobufProducer:
         return self
