@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
 import grpc
+from opentelemetry import propagate
 
 from services.mesh.config import ClientSettings
 
@@ -44,6 +46,10 @@ class _CallDefaults:
         token = self._token() if self._token else None
         if token and "authorization" not in metadata:
             metadata.add("authorization", f"Bearer {token}")
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)  # W3C traceparent, so server spans join the caller's trace
+        for key, value in carrier.items():
+            metadata.add(key, value)
         timeout = details.timeout if details.timeout is not None else self._deadline_s
         return grpc.aio.ClientCallDetails(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
@@ -99,7 +105,5 @@ def connect(
 
 async def wait_until_ready(channel: grpc.aio.Channel, timeout_s: float | None = None) -> None:
     """Block until the channel connects (start-up ordering), or raise TimeoutError."""
-    import asyncio
-
     timeout = timeout_s if timeout_s is not None else ClientSettings().ready_timeout_s
     await asyncio.wait_for(channel.channel_ready(), timeout)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import grpc
 import structlog
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 
 from services.mesh import auth, errors, telemetry, validation
 
@@ -43,7 +44,7 @@ class MeshInterceptor(grpc.aio.ServerInterceptor):
             return None
         method = handler_call_details.method
         metadata = dict(handler_call_details.invocation_metadata or ())
-        stage = _Stage(self, method, metadata.get("authorization"))
+        stage = _Stage(self, method, metadata.get("authorization"), propagate.extract(metadata))
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 stage.wrap_unary(handler.unary_unary, validate=True),
@@ -74,8 +75,15 @@ class MeshInterceptor(grpc.aio.ServerInterceptor):
 class _Stage:
     """The per-RPC chain for one method call."""
 
-    def __init__(self, owner: MeshInterceptor, method: str, authorization: str | None) -> None:
+    def __init__(
+        self,
+        owner: MeshInterceptor,
+        method: str,
+        authorization: str | None,
+        parent: otel_context.Context,
+    ) -> None:
         self.owner = owner
+        self.parent = parent
         self.method = method
         self.authorization = authorization
 
@@ -151,6 +159,7 @@ class _Observed:
         self.started = time.perf_counter()
         self.span_cm = _tracer.start_as_current_span(
             self.stage.method.lstrip("/"),
+            context=self.stage.parent,  # continue the caller's trace (W3C traceparent)
             kind=trace.SpanKind.SERVER,
             attributes={"rpc.system": "grpc", "rpc.method": self.stage.method},
         )

@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from ecap.v1 import common_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from opentelemetry import trace
 
 from services.mesh import client as mesh_client
-from services.mesh.config import AuthSettings
+from services.mesh.config import AuthSettings, TelemetrySettings
 from services.mesh.errors import details_of
 from services.mesh.server import ServiceSpec
+from services.mesh.telemetry import configure_tracing
 from tests.fixtures.mesh import run_async, running_server
 from tests.support import probe_service as probe
 
@@ -265,3 +267,22 @@ def test_rs256_tokens_verify_against_a_jwks_url():
             assert error.code() is grpc.StatusCode.UNAUTHENTICATED
     finally:
         httpd.shutdown()
+
+
+def test_server_span_joins_the_callers_trace(server, mint):
+    configure_tracing(TelemetrySettings(), "test-client")
+    tracer = trace.get_tracer("test")
+
+    async def go():
+        async with mesh_client.connect(server.address, token=mint("analyst")) as chan:
+            stub = chan.unary_unary(
+                probe.CHECK,
+                request_serializer=common_pb2.Transaction.SerializeToString,
+                response_deserializer=common_pb2.Decision.FromString,
+            )
+            with tracer.start_as_current_span("checkout") as span:
+                reply = await stub(_valid_transaction())
+                return reply, format(span.get_span_context().trace_id, "032x")
+
+    reply, caller_trace = run_async(go())
+    assert reply.decision_id == caller_trace

@@ -10,6 +10,7 @@ import asyncio
 
 import grpc
 from ecap.v1 import common_pb2
+from opentelemetry import trace
 
 from services.mesh import errors
 from services.mesh.auth import Role, current_principal, roles
@@ -38,8 +39,11 @@ FAILURES: dict[str, Exception] = {
 
 
 async def _check(request: common_pb2.Transaction, context) -> common_pb2.Decision:
+    trace_id = format(trace.get_current_span().get_span_context().trace_id, "032x")
     return common_pb2.Decision(
-        transaction_id=request.transaction_id, customer_id=current_principal().subject
+        transaction_id=request.transaction_id,
+        customer_id=current_principal().subject,
+        decision_id=trace_id,  # lets tests see which trace the server joined
     )
 
 
