@@ -22,9 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from ecap.v1 import common_pb2 as ecap_dot_v1_dot_common__pb2
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63\x61p/v1/ingestion.proto\x12\x07\x65\x63\x61p.v12\x12\n\x10IngestionServiceB%Z#ecap.dev/gateway/gen/ecap/v1;ecapv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63\x61p/v1/ingestion.proto\x12\x07\x65\x63\x61p.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x14\x65\x63\x61p/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"R\n\x19IngestTransactionsRequest\x12\x35\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x14.ecap.v1.TransactionB\t\xbaH\x06\x92\x01\x03\x10\x90N\"H\n\x13IngestEventsRequest\x12\x31\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.ecap.v1.BehaviorEventB\t\xbaH\x06\x92\x01\x03\x10\x90N\"T\n\tRejection\x12\r\n\x05index\x18\x01 \x01(\x03\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0c\n\x04rule\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x81\x01\n\rIngestSummary\x12\x10\n\x08received\x18\x01 \x01(\x03\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x12\n\nduplicates\x18\x03 \x01(\x03\x12\x10\n\x08rejected\x18\x04 \x01(\x03\x12&\n\nrejections\x18\x05 \x03(\x0b\x32\x12.ecap.v1.Rejection\"~\n\x12IngestBatchRequest\x12\x35\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x14.ecap.v1.TransactionB\t\xbaH\x06\x92\x01\x03\x10\x90N\x12\x31\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x16.ecap.v1.BehaviorEventB\t\xbaH\x06\x92\x01\x03\x10\x90N\"k\n\x13IngestBatchResponse\x12,\n\x0ctransactions\x18\x01 \x01(\x0b\x32\x16.ecap.v1.IngestSummary\x12&\n\x06\x65vents\x18\x02 \x01(\x0b\x32\x16.ecap.v1.IngestSummary\"H\n\x15UpsertProductsRequest\x12/\n\x08products\x18\x01 \x03(\x0b\x32\x10.ecap.v1.ProductB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\x90N\"A\n\x16UpsertProductsResponse\x12\'\n\x07summary\x18\x01 \x01(\x0b\x32\x16.ecap.v1.IngestSummary\"K\n\x16UpsertCustomersRequest\x12\x31\n\tcustomers\x18\x01 \x03(\x0b\x32\x11.ecap.v1.CustomerB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\x90N\"B\n\x17UpsertCustomersResponse\x12\'\n\x07summary\x18\x01 \x01(\x0b\x32\x16.ecap.v1.IngestSummary2\x85\x04\n\x10IngestionService\x12R\n\x12IngestTransactions\x12\".ecap.v1.IngestTransactionsRequest\x1a\x16.ecap.v1.IngestSummary(\x01\x12\x46\n\x0cIngestEvents\x12\x1c.ecap.v1.IngestEventsRequest\x1a\x16.ecap.v1.IngestSummary(\x01\x12k\n\x0bIngestBatch\x12\x1b.ecap.v1.IngestBatchRequest\x1a\x1c.ecap.v1.IngestBatchResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/events:batchIngest:\x01*\x12q\n\x0eUpsertProducts\x12\x1e.ecap.v1.UpsertProductsRequest\x1a\x1f.ecap.v1.UpsertProductsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/products:upsert:\x01*\x12u\n\x0fUpsertCustomers\x12\x1f.ecap.v1.UpsertCustomersRequest\x1a .ecap.v1.UpsertCustomersResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/customers:upsert:\x01*B%Z#ecap.dev/gateway/gen/ecap/v1;ecapv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,6 +35,44 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecap.v1.ingestion_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z#ecap.dev/gateway/gen/ecap/v1;ecapv1'
-  _globals['_INGESTIONSERVICE']._serialized_start=36
-  _globals['_INGESTIONSERVICE']._serialized_end=54
+  _globals['_INGESTTRANSACTIONSREQUEST'].fields_by_name['transactions']._loaded_options = None
+  _globals['_INGESTTRANSACTIONSREQUEST'].fields_by_name['transactions']._serialized_options = b'\272H\006\222\001\003\020\220N'
+  _globals['_INGESTEVENTSREQUEST'].fields_by_name['events']._loaded_options = None
+  _globals['_INGESTEVENTSREQUEST'].fields_by_name['events']._serialized_options = b'\272H\006\222\001\003\020\220N'
+  _globals['_INGESTBATCHREQUEST'].fields_by_name['transactions']._loaded_options = None
+  _globals['_INGESTBATCHREQUEST'].fields_by_name['transactions']._serialized_options = b'\272H\006\222\001\003\020\220N'
+  _globals['_INGESTBATCHREQUEST'].fields_by_name['events']._loaded_options = None
+  _globals['_INGESTBATCHREQUEST'].fields_by_name['events']._serialized_options = b'\272H\006\222\001\003\020\220N'
+  _globals['_UPSERTPRODUCTSREQUEST'].fields_by_name['products']._loaded_options = None
+  _globals['_UPSERTPRODUCTSREQUEST'].fields_by_name['products']._serialized_options = b'\272H\010\222\001\005\010\001\020\220N'
+  _globals['_UPSERTCUSTOMERSREQUEST'].fields_by_name['customers']._loaded_options = None
+  _globals['_UPSERTCUSTOMERSREQUEST'].fields_by_name['customers']._serialized_options = b'\272H\010\222\001\005\010\001\020\220N'
+  _globals['_INGESTIONSERVICE'].methods_by_name['IngestBatch']._loaded_options = None
+  _globals['_INGESTIONSERVICE'].methods_by_name['IngestBatch']._serialized_options = b'\202\323\344\223\002\033\"\026/v1/events:batchIngest:\001*'
+  _globals['_INGESTIONSERVICE'].methods_by_name['UpsertProducts']._loaded_options = None
+  _globals['_INGESTIONSERVICE'].methods_by_name['UpsertProducts']._serialized_options = b'\202\323\344\223\002\030\"\023/v1/products:upsert:\001*'
+  _globals['_INGESTIONSERVICE'].methods_by_name['UpsertCustomers']._loaded_options = None
+  _globals['_INGESTIONSERVICE'].methods_by_name['UpsertCustomers']._serialized_options = b'\202\323\344\223\002\031\"\024/v1/customers:upsert:\001*'
+  _globals['_INGESTTRANSACTIONSREQUEST']._serialized_start=117
+  _globals['_INGESTTRANSACTIONSREQUEST']._serialized_end=199
+  _globals['_INGESTEVENTSREQUEST']._serialized_start=201
+  _globals['_INGESTEVENTSREQUEST']._serialized_end=273
+  _globals['_REJECTION']._serialized_start=275
+  _globals['_REJECTION']._serialized_end=359
+  _globals['_INGESTSUMMARY']._serialized_start=362
+  _globals['_INGESTSUMMARY']._serialized_end=491
+  _globals['_INGESTBATCHREQUEST']._serialized_start=493
+  _globals['_INGESTBATCHREQUEST']._serialized_end=619
+  _globals['_INGESTBATCHRESPONSE']._serialized_start=621
+  _globals['_INGESTBATCHRESPONSE']._serialized_end=728
+  _globals['_UPSERTPRODUCTSREQUEST']._serialized_start=730
+  _globals['_UPSERTPRODUCTSREQUEST']._serialized_end=802
+  _globals['_UPSERTPRODUCTSRESPONSE']._serialized_start=804
+  _globals['_UPSERTPRODUCTSRESPONSE']._serialized_end=869
+  _globals['_UPSERTCUSTOMERSREQUEST']._serialized_start=871
+  _globals['_UPSERTCUSTOMERSREQUEST']._serialized_end=946
+  _globals['_UPSERTCUSTOMERSRESPONSE']._serialized_start=948
+  _globals['_UPSERTCUSTOMERSRESPONSE']._serialized_end=1014
+  _globals['_INGESTIONSERVICE']._serialized_start=1017
+  _globals['_INGESTIONSERVICE']._serialized_end=1534
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from ecap.v1 import ingestion_pb2 as ecap_dot_v1_dot_ingestion__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,8 +26,10 @@ if _version_not_supported:
 
 
 class IngestionServiceStub:
-    """IngestionService: Ingestion accepts transactions, behaviour events and catalogue and profile changes, and writes them to Kafka.
-    Its RPCs are added by the issues that build the service.
+    """IngestionService accepts transactions, behaviour events and catalogue and profile
+    changes, and writes them to Kafka. A record counts as accepted only once Kafka has
+    acknowledged it; invalid records go to the `dead-letter` topic and never fail the rest of
+    a stream; a resent record within the deduplication window is reported as a duplicate.
     """
 
     def __init__(self, channel):
@@ -35,16 +38,107 @@ class IngestionServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.IngestTransactions = channel.stream_unary(
+                '/ecap.v1.IngestionService/IngestTransactions',
+                request_serializer=ecap_dot_v1_dot_ingestion__pb2.IngestTransactionsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_ingestion__pb2.IngestSummary.FromString,
+                _registered_method=True)
+        self.IngestEvents = channel.stream_unary(
+                '/ecap.v1.IngestionService/IngestEvents',
+                request_serializer=ecap_dot_v1_dot_ingestion__pb2.IngestEventsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_ingestion__pb2.IngestSummary.FromString,
+                _registered_method=True)
+        self.IngestBatch = channel.unary_unary(
+                '/ecap.v1.IngestionService/IngestBatch',
+                request_serializer=ecap_dot_v1_dot_ingestion__pb2.IngestBatchRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_ingestion__pb2.IngestBatchResponse.FromString,
+                _registered_method=True)
+        self.UpsertProducts = channel.unary_unary(
+                '/ecap.v1.IngestionService/UpsertProducts',
+                request_serializer=ecap_dot_v1_dot_ingestion__pb2.UpsertProductsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_ingestion__pb2.UpsertProductsResponse.FromString,
+                _registered_method=True)
+        self.UpsertCustomers = channel.unary_unary(
+                '/ecap.v1.IngestionService/UpsertCustomers',
+                request_serializer=ecap_dot_v1_dot_ingestion__pb2.UpsertCustomersRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_ingestion__pb2.UpsertCustomersResponse.FromString,
+                _registered_method=True)
 
 
 class IngestionServiceServicer:
-    """IngestionService: Ingestion accepts transactions, behaviour events and catalogue and profile changes, and writes them to Kafka.
-    Its RPCs are added by the issues that build the service.
+    """IngestionService accepts transactions, behaviour events and catalogue and profile
+    changes, and writes them to Kafka. A record counts as accepted only once Kafka has
+    acknowledged it; invalid records go to the `dead-letter` topic and never fail the rest of
+    a stream; a resent record within the deduplication window is reported as a duplicate.
     """
+
+    def IngestTransactions(self, request_iterator, context):
+        """IngestTransactions takes a client stream of transaction batches and answers once,
+        when the client closes the stream, with what happened to every record.
+        gRPC only: REST clients use IngestBatch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IngestEvents(self, request_iterator, context):
+        """IngestEvents takes a client stream of behaviour-event batches (gRPC only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IngestBatch(self, request, context):
+        """IngestBatch ingests one batch of transactions and events (for REST and small clients).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertProducts(self, request, context):
+        """UpsertProducts publishes catalogue changes (new products, price changes) to
+        `product-updates`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertCustomers(self, request, context):
+        """UpsertCustomers publishes customer profile changes to `product-updates` too (the
+        compacted reference-data topic; the `ce_type` header tells products and customers apart).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_IngestionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'IngestTransactions': grpc.stream_unary_rpc_method_handler(
+                    servicer.IngestTransactions,
+                    request_deserializer=ecap_dot_v1_dot_ingestion__pb2.IngestTransactionsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_ingestion__pb2.IngestSummary.SerializeToString,
+            ),
+            'IngestEvents': grpc.stream_unary_rpc_method_handler(
+                    servicer.IngestEvents,
+                    request_deserializer=ecap_dot_v1_dot_ingestion__pb2.IngestEventsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_ingestion__pb2.IngestSummary.SerializeToString,
+            ),
+            'IngestBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.IngestBatch,
+                    request_deserializer=ecap_dot_v1_dot_ingestion__pb2.IngestBatchRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_ingestion__pb2.IngestBatchResponse.SerializeToString,
+            ),
+            'UpsertProducts': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertProducts,
+                    request_deserializer=ecap_dot_v1_dot_ingestion__pb2.UpsertProductsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_ingestion__pb2.UpsertProductsResponse.SerializeToString,
+            ),
+            'UpsertCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCustomers,
+                    request_deserializer=ecap_dot_v1_dot_ingestion__pb2.UpsertCustomersRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_ingestion__pb2.UpsertCustomersResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ecap.v1.IngestionService', rpc_method_handlers)
@@ -54,6 +148,143 @@ def add_IngestionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IngestionService:
-    """IngestionService: Ingestion accepts transactions, behaviour events and catalogue and profile changes, and writes them to Kafka.
-    Its RPCs are added by the issues that build the service.
+    """IngestionService accepts transactions, behaviour events and catalogue and profile
+    changes, and writes them to Kafka. A record counts as accepted only once Kafka has
+    acknowledged it; invalid records go to the `dead-letter` topic and never fail the rest of
+    a stream; a resent record within the deduplication window is reported as a duplicate.
     """
+
+    @staticmethod
+    def IngestTransactions(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/ecap.v1.IngestionService/IngestTransactions',
+            ecap_dot_v1_dot_ingestion__pb2.IngestTransactionsRequest.SerializeToString,
+            ecap_dot_v1_dot_ingestion__pb2.IngestSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestEvents(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/ecap.v1.IngestionService/IngestEvents',
+            ecap_dot_v1_dot_ingestion__pb2.IngestEventsRequest.SerializeToString,
+            ecap_dot_v1_dot_ingestion__pb2.IngestSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.IngestionService/IngestBatch',
+            ecap_dot_v1_dot_ingestion__pb2.IngestBatchRequest.SerializeToString,
+            ecap_dot_v1_dot_ingestion__pb2.IngestBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.IngestionService/UpsertProducts',
+            ecap_dot_v1_dot_ingestion__pb2.UpsertProductsRequest.SerializeToString,
+            ecap_dot_v1_dot_ingestion__pb2.UpsertProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.IngestionService/UpsertCustomers',
+            ecap_dot_v1_dot_ingestion__pb2.UpsertCustomersRequest.SerializeToString,
+            ecap_dot_v1_dot_ingestion__pb2.UpsertCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
