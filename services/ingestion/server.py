@@ -3,15 +3,37 @@
 import sys
 
 from ecap.v1 import ingestion_pb2_grpc
-
 from services.ingestion.config import IngestionSettings
-from services.ingestion.servicer import ROLES, SERVICE_NAME, IngestionServicer
+from services.ingestion.dedup import RecentIds
+from services.ingestion.intake import Intake
+from services.ingestion.publisher import KafkaPublisher
+from services.ingestion.servicer import (
+    RECORD_LEVEL_VALIDATION,
+    ROLES,
+    SERVICE_NAME,
+    IngestionServicer,
+)
+from services.mesh.kafka.config import KafkaSettings
 from services.mesh.server import ServiceSpec, serve
 
 
-def build_spec() -> ServiceSpec:
-    """The ingestion service as the mesh runs it."""
-    servicer = IngestionServicer()
+def build_spec(
+    settings: IngestionSettings | None = None, kafka: KafkaSettings | None = None
+) -> ServiceSpec:
+    """The ingestion service as the mesh runs it: Kafka publisher, dedup window, handlers."""
+    settings = settings or IngestionSettings()
+    kafka = kafka or KafkaSettings()
+    publisher = KafkaPublisher(
+        kafka.bootstrap_servers,
+        delivery_timeout_ms=settings.delivery_timeout_ms,
+        queue_kbytes=settings.producer_queue_kbytes,
+    )
+    recent = RecentIds(settings.dedup_window_s, settings.dedup_max_ids)
+    servicer = IngestionServicer(Intake(settings, publisher, recent))
+
+    async def flush_producer() -> None:
+        publisher.close()
+
     return ServiceSpec(
         name="ingestion",
         service_names=[SERVICE_NAME],
@@ -19,6 +41,8 @@ def build_spec() -> ServiceSpec:
             servicer, server
         ),
         role_table=ROLES,
+        record_level_validation=RECORD_LEVEL_VALIDATION,
+        on_shutdown=[flush_producer],
     )
 
 

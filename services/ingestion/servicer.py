@@ -1,14 +1,104 @@
 """gRPC handlers of `ecap.v1.IngestionService`, thin: protobuf in, domain call, protobuf out."""
 
-from ecap.v1 import ingestion_pb2, ingestion_pb2_grpc
+from __future__ import annotations
 
-from services.mesh.auth import RoleTable
+from collections.abc import AsyncIterator, Sequence
+
+from google.protobuf.message import Message
+
+from ecap.v1 import ingestion_pb2, ingestion_pb2_grpc
+from services.ingestion.intake import Intake, Outcome
+from services.mesh.auth import Role, RoleTable, roles
+from services.mesh.errors import FieldViolation, InvalidArgument
 
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
+_PREFIX = f"/{SERVICE_NAME}/"
 
-# Which roles may call which RPC. The RPCs arrive with the issue that builds this service.
-ROLES: RoleTable = {}
+# Which roles may call which RPC (admin may call all).
+ROLES: RoleTable = {
+    f"{_PREFIX}IngestTransactions": roles(Role.SERVICE),
+    f"{_PREFIX}IngestEvents": roles(Role.SERVICE),
+    f"{_PREFIX}IngestBatch": roles(Role.SERVICE),
+    f"{_PREFIX}UpsertProducts": roles(Role.SERVICE),
+    f"{_PREFIX}UpsertCustomers": roles(Role.SERVICE),
+}
+
+# These carry many records; each is judged on its own (bad ones go to dead-letter).
+RECORD_LEVEL_VALIDATION = frozenset(
+    f"{_PREFIX}{name}" for name in ("IngestBatch", "UpsertProducts", "UpsertCustomers")
+)
+
+
+def to_summary(outcome: Outcome) -> ingestion_pb2.IngestSummary:
+    """The protobuf summary of an outcome."""
+    return ingestion_pb2.IngestSummary(
+        received=outcome.received,
+        accepted=outcome.accepted,
+        duplicates=outcome.duplicates,
+        rejected=outcome.rejected,
+        rejections=[
+            ingestion_pb2.Rejection(
+                index=r.index, id=r.record_id, field=r.field, rule=r.rule, message=r.message
+            )
+            for r in outcome.rejections
+        ],
+    )
+
+
+# Mirrors the `repeated.max_items` annotations of ingestion.proto: for these RPCs the
+# interceptor skips validation, so the envelope's own limit is checked here.
+MAX_RECORDS_PER_REQUEST = 10_000
+
+
+def _envelope_limits(request: Message, *repeated: str) -> None:
+    """Check a request's batch sizes without judging the records inside."""
+    violations = [
+        FieldViolation(name, "repeated.max_items", f"at most {MAX_RECORDS_PER_REQUEST} records")
+        for name in repeated
+        if len(getattr(request, name)) > MAX_RECORDS_PER_REQUEST
+    ]
+    if violations:
+        raise InvalidArgument(
+            f"{type(request).__name__} is too large: split it into batches of "
+            f"{MAX_RECORDS_PER_REQUEST} records at most",
+            violations,
+            reason="REQUEST_INVALID",
+        )
 
 
 class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
     """Handlers of `IngestionService`."""
+
+    def __init__(self, intake: Intake) -> None:
+        self._intake = intake
+
+    async def _stream(self, batches: AsyncIterator[Message], field: str) -> Outcome:
+        total = Outcome()
+        async for batch in batches:
+            records: Sequence[Message] = getattr(batch, field)
+            total.add(await self._intake.ingest(records, first_index=total.received))
+        return total
+
+    async def IngestTransactions(self, request_iterator, context):
+        return to_summary(await self._stream(request_iterator, "transactions"))
+
+    async def IngestEvents(self, request_iterator, context):
+        return to_summary(await self._stream(request_iterator, "events"))
+
+    async def IngestBatch(self, request, context):
+        _envelope_limits(request, "transactions", "events")
+        transactions = await self._intake.ingest(request.transactions)
+        events = await self._intake.ingest(request.events)
+        return ingestion_pb2.IngestBatchResponse(
+            transactions=to_summary(transactions), events=to_summary(events)
+        )
+
+    async def UpsertProducts(self, request, context):
+        _envelope_limits(request, "products")
+        outcome = await self._intake.ingest(request.products)
+        return ingestion_pb2.UpsertProductsResponse(summary=to_summary(outcome))
+
+    async def UpsertCustomers(self, request, context):
+        _envelope_limits(request, "customers")
+        outcome = await self._intake.ingest(request.customers)
+        return ingestion_pb2.UpsertCustomersResponse(summary=to_summary(outcome))

@@ -32,6 +32,9 @@ class ServiceSpec:
     service_names: Sequence[str]
     register: Callable[[grpc.aio.Server], None]
     role_table: auth.RoleTable
+    # Unary RPCs whose requests carry records judged one by one by the handler, so the
+    # interceptor does not reject the whole request for one bad record.
+    record_level_validation: frozenset[str] = frozenset()
     # Extra generic handlers (tests add slow or failing methods this way).
     generic_handlers: Sequence[grpc.GenericRpcHandler] = ()
     # Run after in-flight RPCs drained, e.g. flush a Kafka producer.
@@ -57,7 +60,14 @@ class MeshServer:
             ("grpc.so_reuseport", 0),
         ]
         self.server = grpc.aio.server(
-            interceptors=[MeshInterceptor(spec.name, verifier, spec.role_table)],
+            interceptors=[
+                MeshInterceptor(
+                    spec.name,
+                    verifier,
+                    spec.role_table,
+                    skip_validation=spec.record_level_validation,
+                )
+            ],
             options=options,
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )

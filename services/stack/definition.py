@@ -2,38 +2,54 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class Readiness(BaseModel):
-    """How to tell a process is up: a gRPC health check, or a TCP connect."""
+    """How to tell a process is up: gRPC health, Kafka metadata, or a TCP connect."""
 
     grpc: str | None = None
+    kafka: str | None = None
     tcp: str | None = None
 
     @property
     def address(self) -> str:
         """The probed address."""
-        return self.grpc or self.tcp or ""
+        return self.grpc or self.kafka or self.tcp or ""
 
 
 class ProcessSpec(BaseModel):
-    """One process of the stack."""
+    """One process of the stack: a fixed command, or a launcher hook that prepares one."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
-    command: list[str] = Field(min_length=1)
+    command: list[str] | None = Field(default=None, min_length=1)
+    # "module:function" returning the command after preparing (fetch, format, ...), or a
+    # `Delegated` when the component is provided from outside (e.g. an external Kafka).
+    launcher: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    # "module:function" run once the process is ready (e.g. create Kafka topics).
+    after_ready: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
     ready: Readiness
     metrics: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     ready_timeout_s: float | None = None
 
-    def argv(self) -> list[str]:
+    @model_validator(mode="after")
+    def _one_way_to_start(self) -> ProcessSpec:
+        if (self.command is None) == (self.launcher is None):
+            raise ValueError(f"process {self.name!r} needs exactly one of command or launcher")
+        return self
+
+    def argv(self, command: list[str] | None = None) -> list[str]:
         """The command with `{python}` replaced by the running interpreter."""
-        return [part.replace("{python}", sys.executable) for part in self.command]
+        return [part.replace("{python}", sys.executable) for part in command or self.command or []]
 
 
 class StackDefinition(BaseModel):
@@ -42,13 +58,29 @@ class StackDefinition(BaseModel):
     processes: list[ProcessSpec]
 
 
-def load_definition(path: Path) -> StackDefinition:
-    """Parse and check `path`; errors name the file and the offending field."""
+def load_definition(path: Path, placeholders: Mapping[str, str] | None = None) -> StackDefinition:
+    """Parse and check `path`, filling `{name}` placeholders; errors name the file and field."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        for name, value in (placeholders or {}).items():
+            text = text.replace("{" + name + "}", value)
+        raw = yaml.safe_load(text)
     except FileNotFoundError as exc:
         raise ValueError(f"stack definition {path} does not exist") from exc
     try:
         return StackDefinition.model_validate(raw)
     except ValueError as exc:
         raise ValueError(f"stack definition {path} is invalid:\n{exc}") from exc
+
+
+@dataclass(frozen=True)
+class Delegated:
+    """A launcher's answer when the component runs elsewhere: nothing to start here."""
+
+    where: str
+
+
+def resolve_hook(reference: str) -> Callable[..., Any]:
+    """Import the function named by "module:function"."""
+    module_name, _, function = reference.partition(":")
+    return getattr(importlib.import_module(module_name), function)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 
 import grpc
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.stack.definition import Readiness
@@ -32,10 +34,21 @@ def tcp_open(address: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def kafka_answers(bootstrap: str, timeout_s: float = 1.0) -> bool:
+    """True when a Kafka broker at `bootstrap` answers a metadata request."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        return bool(admin.list_topics(timeout=timeout_s).brokers)
+    except KafkaException:
+        return False
+
+
 def probe(ready: Readiness) -> str:
     """`SERVING` when the process is ready, otherwise a short word saying what was seen."""
     if ready.grpc:
         return grpc_health(ready.grpc)
+    if ready.kafka:
+        return "SERVING" if kafka_answers(ready.kafka) else "UNREACHABLE"
     if ready.tcp:
         return "SERVING" if tcp_open(ready.tcp) else "UNREACHABLE"
     return "UNKNOWN"

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.mesh.kafka.config import KafkaSettings
 from services.stack.config import REPO_ROOT, StackSettings
-from services.stack.definition import ProcessSpec, load_definition
+from services.stack.definition import Delegated, ProcessSpec, load_definition, resolve_hook
 from services.stack.probes import probe
 
 Report = Callable[[str], None]
@@ -53,7 +54,10 @@ class Stack:
 
     def __init__(self, settings: StackSettings | None = None) -> None:
         self.settings = settings or StackSettings()
-        self.definition = load_definition(self.settings.definition)
+        self.definition = load_definition(
+            self.settings.definition,
+            {"kafka_bootstrap": KafkaSettings().bootstrap_servers},
+        )
 
     def _pid_file(self, name: str) -> Path:
         return self.settings.pid_dir / f"{name}.pid"
@@ -85,14 +89,17 @@ class Stack:
         env.update(spec.env)
         return env
 
-    def start(self, spec: ProcessSpec) -> int:
+    def _delegation_file(self, name: str) -> Path:
+        return self.settings.pid_dir / f"{name}.delegated"
+
+    def start(self, spec: ProcessSpec, command: list[str] | None = None) -> int:
         """Launch one process detached from this terminal; return its pid."""
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         self.settings.pid_dir.mkdir(parents=True, exist_ok=True)
         log_path = self._log_file(spec.name)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                spec.argv(),
+                spec.argv(command),
                 cwd=REPO_ROOT,
                 env=self._environment(spec),
                 stdin=subprocess.DEVNULL,
@@ -103,13 +110,13 @@ class Stack:
         self._pid_file(spec.name).write_text(str(process.pid))
         return process.pid
 
-    def wait_ready(self, spec: ProcessSpec, pid: int) -> None:
+    def wait_ready(self, spec: ProcessSpec, pid: int | None) -> None:
         """Poll the readiness probe until it passes; raise StackError if it never does."""
         timeout = spec.ready_timeout_s or self.settings.ready_timeout_s
         deadline = time.monotonic() + timeout
         last = "UNKNOWN"
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if pid is not None and not _alive(pid):
                 raise StackError(
                     f"{spec.name} exited during start-up; last lines of "
                     f"{self._log_file(spec.name)}:\n{tail(self._log_file(spec.name))}"
@@ -136,10 +143,23 @@ class Stack:
                     continue
                 if pid is not None:
                     self.stop_one(spec, report)
-                pid = self.start(spec)
+                command = None
+                if spec.launcher:
+                    report(f"{spec.name}: preparing")
+                    launched = resolve_hook(spec.launcher)()
+                    if isinstance(launched, Delegated):
+                        self.settings.pid_dir.mkdir(parents=True, exist_ok=True)
+                        self._delegation_file(spec.name).write_text(launched.where)
+                        report(f"{spec.name}: {launched.where}, not started here")
+                        self.wait_ready(spec, None)
+                        self._after_ready(spec, report)
+                        continue
+                    command = launched
+                pid = self.start(spec, command)
                 started.append(spec)
                 report(f"{spec.name}: started (pid {pid}), waiting for {spec.ready.address}")
                 self.wait_ready(spec, pid)
+                self._after_ready(spec, report)
                 report(f"{spec.name}: ready")
         except BaseException:
             for spec in reversed(started):
@@ -147,8 +167,13 @@ class Stack:
             raise
         return self.status()
 
+    def _after_ready(self, spec: ProcessSpec, report: Report) -> None:
+        if spec.after_ready:
+            report(f"{spec.name}: {resolve_hook(spec.after_ready)()}")
+
     def stop_one(self, spec: ProcessSpec, report: Report = print) -> None:
         """SIGTERM the process group, wait for it to drain, SIGKILL if it will not stop."""
+        self._delegation_file(spec.name).unlink(missing_ok=True)
         pid = self.pid_of(spec.name)
         if pid is None:
             self._pid_file(spec.name).unlink(missing_ok=True)
@@ -174,12 +199,13 @@ class Stack:
         rows = []
         for spec in self.definition.processes:
             pid = self.pid_of(spec.name)
+            delegated = self._delegation_file(spec.name).exists()
             rows.append(
                 ProcessStatus(
                     name=spec.name,
                     pid=pid,
-                    running=pid is not None,
-                    health=probe(spec.ready) if pid is not None else "STOPPED",
+                    running=pid is not None or delegated,
+                    health=probe(spec.ready) if pid is not None or delegated else "STOPPED",
                     address=spec.ready.address,
                     metrics=spec.metrics,
                     log=self._log_file(spec.name),

@@ -17,6 +17,7 @@ from tests.support.net import free_port
 pytestmark = pytest.mark.integration
 
 ECAP = str(Path(sys.executable).parent / "ecap")
+REPO = Path(__file__).resolve().parents[2]
 SERVICES = ["ingestion", "scoring", "analytics", "cases"]
 
 
@@ -122,3 +123,29 @@ def test_up_names_the_process_that_failed_and_stops_the_rest(tmp_path):
     assert "ingestion: stopped" in up.stderr  # what did start was stopped again
     status = _ecap("status", env=env)
     assert "SERVING" not in status.stdout
+
+
+def test_external_kafka_bootstrap_starts_no_broker(tmp_path, kafka_broker):
+    definition = tmp_path / "stack.yaml"
+    kafka_only = yaml.safe_load((REPO / "compose" / "stack.yaml").read_text())["processes"][:1]
+    assert kafka_only[0]["name"] == "kafka"
+    definition.write_text(yaml.safe_dump({"processes": kafka_only}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECAP_")}
+    env |= {
+        "ECAP_STACK_DEFINITION": str(definition),
+        "ECAP_STACK_RUN_DIR": str(tmp_path / "run"),
+        "ECAP_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
+        # Were a broker started anyway, it would live here.
+        "ECAP_KAFKA_RUN_DIR": str(tmp_path / "would-be-broker"),
+    }
+    up = _ecap("up", env=env)
+    assert up.returncode == 0, up.stderr
+    assert f"external Kafka at {kafka_broker.bootstrap}" in up.stderr
+    assert "topics created" in up.stderr
+    assert not (tmp_path / "run" / "pids" / "kafka.pid").exists()
+    assert not (tmp_path / "would-be-broker").exists()
+    status = _ecap("status", env=env)
+    assert status.returncode == 0 and "SERVING" in status.stdout
+    down = _ecap("down", env=env)
+    assert down.returncode == 0
+    assert kafka_broker.process.running  # the external broker is not ours to stop

@@ -24,7 +24,18 @@ def test_the_shipped_stack_runs_the_four_services_on_their_default_ports():
 
 def test_python_placeholder_is_the_running_interpreter():
     definition = load_definition(REPO_ROOT / "compose" / "stack.yaml")
-    assert definition.processes[0].argv()[0] == sys.executable
+    ingestion = next(p for p in definition.processes if p.name == "ingestion")
+    assert ingestion.argv()[0] == sys.executable
+
+
+def test_kafka_is_started_first_through_its_launcher():
+    definition = load_definition(
+        REPO_ROOT / "compose" / "stack.yaml", {"kafka_bootstrap": "broker:29092"}
+    )
+    kafka = definition.processes[0]
+    assert kafka.name == "kafka" and kafka.command is None
+    assert kafka.launcher == "services.stack.hooks:kafka_broker"
+    assert kafka.ready.kafka == "broker:29092"
 
 
 def test_invalid_definition_names_the_file_and_field(tmp_path):

@@ -1,0 +1,109 @@
+"""Writes batches of records to Kafka and waits until Kafka acknowledged every one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Producer
+
+from services.mesh.errors import Unavailable
+from services.mesh.kafka.producer import producer_config
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    """One Kafka record: topic, key, value and headers."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class _BatchAcks:
+    """Counts one batch's delivery reports; resolves an asyncio future when all are in."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
+        self.loop = loop
+        self.remaining = expected
+        self.errors: list[KafkaError] = []
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def on_delivery(self, error: KafkaError | None, _record) -> None:
+        # Runs on the delivery-report thread.
+        if error is not None:
+            self.errors.append(error)
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+class KafkaPublisher:
+    """An idempotent `acks=all` producer whose `publish` returns once a whole batch is durable."""
+
+    def __init__(self, bootstrap: str, *, delivery_timeout_ms: int, queue_kbytes: int) -> None:
+        config = producer_config(
+            bootstrap,
+            client_id="ecap-ingestion",
+            config={
+                "delivery.timeout.ms": delivery_timeout_ms,
+                "queue.buffering.max.kbytes": queue_kbytes,
+                "queue.buffering.max.messages": 500_000,
+                "linger.ms": 5,
+            },
+        )
+        self._producer = Producer(config)
+        self._closed = threading.Event()
+        self._poller = threading.Thread(
+            target=self._serve_delivery_reports, name="kafka-delivery", daemon=True
+        )
+        self._poller.start()
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        """Produce `records`; return when Kafka acknowledged all, raise Unavailable otherwise."""
+        if not records:
+            return
+        acks = _BatchAcks(asyncio.get_running_loop(), len(records))
+        produce = self._producer.produce
+        for record in records:
+            while True:
+                try:
+                    produce(
+                        record.topic,
+                        record.value,
+                        record.key,
+                        headers=record.headers,
+                        on_delivery=acks.on_delivery,
+                    )
+                    break
+                except BufferError:
+                    # The bounded producer buffer is full: wait for deliveries instead of
+                    # queueing more, which in turn stops reading the client's stream.
+                    await asyncio.sleep(0.002)
+        await acks.done
+        if acks.errors:
+            first = acks.errors[0]
+            raise Unavailable(
+                f"Kafka did not acknowledge {len(acks.errors)} of {len(records)} records "
+                f"({first.str()}); nothing of this batch counts as accepted, resend it",
+                reason="KAFKA_UNAVAILABLE",
+                metadata={"kafka_error": first.name()},
+            )
+
+    def close(self, timeout_s: float = 30.0) -> int:
+        """Flush what is queued, stop the report thread; returns records left undelivered."""
+        remaining = self._producer.flush(timeout_s)
+        self._closed.set()
+        self._poller.join()
+        return remaining
+
+    def _serve_delivery_reports(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
