@@ -102,6 +102,7 @@ class KafkaPublisher:
         remaining = self._producer.flush(timeout_s)
         self._closed.set()
         self._poller.join()
+        self._producer.close()  # stop librdkafka's threads and reconnect attempts
         return remaining
 
     def _serve_delivery_reports(self) -> None:

@@ -50,17 +50,21 @@ def to_summary(outcome: Outcome) -> ingestion_pb2.IngestSummary:
 MAX_RECORDS_PER_REQUEST = 10_000
 
 
-def _envelope_limits(request: Message, *repeated: str) -> None:
+def _envelope_limits(request: Message, *repeated: str, at_least: int = 0) -> None:
     """Check a request's batch sizes without judging the records inside."""
     violations = [
         FieldViolation(name, "repeated.max_items", f"at most {MAX_RECORDS_PER_REQUEST} records")
         for name in repeated
         if len(getattr(request, name)) > MAX_RECORDS_PER_REQUEST
+    ] + [
+        FieldViolation(name, "repeated.min_items", f"at least {at_least} record")
+        for name in repeated
+        if len(getattr(request, name)) < at_least
     ]
     if violations:
         raise InvalidArgument(
-            f"{type(request).__name__} is too large: split it into batches of "
-            f"{MAX_RECORDS_PER_REQUEST} records at most",
+            f"{type(request).__name__} breaks its size limits: "
+            + "; ".join(f"{v.field}: {v.description}" for v in violations),
             violations,
             reason="REQUEST_INVALID",
         )
@@ -94,11 +98,11 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         )
 
     async def UpsertProducts(self, request, context):
-        _envelope_limits(request, "products")
+        _envelope_limits(request, "products", at_least=1)
         outcome = await self._intake.ingest(request.products)
         return ingestion_pb2.UpsertProductsResponse(summary=to_summary(outcome))
 
     async def UpsertCustomers(self, request, context):
-        _envelope_limits(request, "customers")
+        _envelope_limits(request, "customers", at_least=1)
         outcome = await self._intake.ingest(request.customers)
         return ingestion_pb2.UpsertCustomersResponse(summary=to_summary(outcome))
