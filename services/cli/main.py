@@ -12,6 +12,13 @@ from rich.table import Table
 
 from services.mesh.auth import Role, mint_token
 from services.mesh.config import AuthSettings
+from services.mesh.kafka.config import KafkaSettings
+from services.mesh.kafka.topics import (
+    TOPICS,
+    KafkaUnavailableError,
+    describe_topics,
+    ensure_topics,
+)
 from services.stack.config import StackSettings
 from services.stack.runner import Stack, StackError
 
@@ -67,6 +74,44 @@ def _print_status(stack: Stack) -> bool:
         )
     Console(width=160).print(table)
     return healthy
+
+
+kafka_app = typer.Typer(help="The Kafka topics ECAP declares.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+
+
+@kafka_app.command("topics")
+def kafka_topics(
+    create: Annotated[
+        bool, typer.Option(help="create the declared topics that are missing")
+    ] = False,
+) -> None:
+    """List the declared topics: partitions, replicas and configs as the cluster has them."""
+    bootstrap = KafkaSettings().bootstrap_servers
+    try:
+        if create:
+            result = ensure_topics(bootstrap)
+            console.print(f"created {list(result.created)}; already there {list(result.existed)}")
+        described = describe_topics(bootstrap)
+    except KafkaUnavailableError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    carries = {spec.name: spec.carries for spec in TOPICS}
+    table = Table(title=f"Kafka topics at {bootstrap}")
+    for column in ("topic", "partitions", "replicas", "configs", "carries"):
+        table.add_column(column)
+    for topic in described:
+        configs = ", ".join(f"{k}={v}" for k, v in sorted(topic.config.items()))
+        table.add_row(
+            topic.name,
+            str(topic.partitions) if topic.exists else "[red]missing[/]",
+            str(topic.replication_factor or "-"),
+            configs or "-",
+            carries.get(topic.name, ""),
+        )
+    Console(width=200).print(table)
+    if not all(topic.exists for topic in described):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -146,6 +146,12 @@ def test_external_kafka_bootstrap_starts_no_broker(tmp_path, kafka_broker):
     assert not (tmp_path / "would-be-broker").exists()
     status = _ecap("status", env=env)
     assert status.returncode == 0 and "SERVING" in status.stdout
+    topics = _ecap("kafka", "topics", env=env)
+    assert topics.returncode == 0, topics.stdout + topics.stderr
+    rows = {line.split("│")[1].strip(): line for line in topics.stdout.splitlines() if "│" in line}
+    assert rows["transactions"].split("│")[2].strip() == "6"
+    assert rows["user-events"].split("│")[2].strip() == "12"
+    assert "cleanup.policy=compact" in rows["product-updates"]
     down = _ecap("down", env=env)
     assert down.returncode == 0
     assert kafka_broker.process.running  # the external broker is not ours to stop
