@@ -33,6 +33,9 @@ class IngestionSettings(ServerSettings):
     producer_queue_kbytes: int = Field(
         default=65_536, gt=0, description="producer buffer; a full buffer slows the client down"
     )
+    pipeline_depth: int = Field(
+        default=4, ge=1, le=64, description="batches of one stream awaiting Kafka at once"
+    )
     topic_transactions: str = "transactions"
     topic_events: str = "user-events"
     topic_reference: str = "product-updates"

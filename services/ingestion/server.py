@@ -29,7 +29,9 @@ def build_spec(
         queue_kbytes=settings.producer_queue_kbytes,
     )
     recent = RecentIds(settings.dedup_window_s, settings.dedup_max_ids)
-    servicer = IngestionServicer(Intake(settings, publisher, recent))
+    servicer = IngestionServicer(
+        Intake(settings, publisher, recent), pipeline_depth=settings.pipeline_depth
+    )
 
     async def flush_producer() -> None:
         publisher.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
 from google.protobuf.message import Message
@@ -73,14 +75,32 @@ def _envelope_limits(request: Message, *repeated: str, at_least: int = 0) -> Non
 class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
     """Handlers of `IngestionService`."""
 
-    def __init__(self, intake: Intake) -> None:
+    def __init__(self, intake: Intake, pipeline_depth: int = 4) -> None:
         self._intake = intake
+        self._pipeline_depth = pipeline_depth
 
     async def _stream(self, batches: AsyncIterator[Message], field: str) -> Outcome:
+        # Up to `pipeline_depth` batches wait for Kafka's acknowledgement at once, so reading
+        # and validating the next batch overlaps the broker round trip of the previous ones.
+        in_flight: deque[asyncio.Task[Outcome]] = deque()
         total = Outcome()
-        async for batch in batches:
-            records: Sequence[Message] = getattr(batch, field)
-            total.add(await self._intake.ingest(records, first_index=total.received))
+        received = 0
+        try:
+            async for batch in batches:
+                records: Sequence[Message] = getattr(batch, field)
+                in_flight.append(
+                    asyncio.create_task(self._intake.ingest(records, first_index=received))
+                )
+                received += len(records)
+                while len(in_flight) >= self._pipeline_depth:
+                    total.add(await in_flight.popleft())
+            while in_flight:
+                total.add(await in_flight.popleft())
+        except BaseException:
+            # Let every produced batch settle (acknowledged ids are remembered, failed ones
+            # released), so that the client's resend is judged correctly; then fail.
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
         return total
 
     async def IngestTransactions(self, request_iterator, context):

@@ -1,0 +1,175 @@
+"""Ingestion benchmark: sustained events/s through the gRPC client stream into Kafka.
+
+The service runs as its own process (as in production) against the session's real broker;
+the client sends pre-serialised batches so that the figure is the service's, not the
+client's. The baseline is the raw confluent-kafka producer writing the very same records in
+the same run; the ratio is what the service keeps of it. Peak resident memory is the
+service's VmHWM. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ecap.v1 import common_pb2, ingestion_pb2
+from services.mesh import client as mesh_client
+from services.mesh.kafka.producer import record_key
+from services.mesh.kafka.topics import TOPICS, ensure_topics
+from tests.bench.test_kafka_bench import produce_raw
+from tests.fixtures.kafka import private_copy
+from tests.support.net import free_port
+
+EVENTS = 200_000
+BATCH = 1_000
+REPO = Path(__file__).resolve().parents[2]
+console = Console()
+
+_PAGES = ("/", "/c/electronics", "/c/home", "/search", "/p/headphones-x2", "/cart", "/checkout")
+_KINDS = (
+    common_pb2.BEHAVIOR_EVENT_TYPE_PAGE_VIEW,
+    common_pb2.BEHAVIOR_EVENT_TYPE_PRODUCT_VIEW,
+    common_pb2.BEHAVIOR_EVENT_TYPE_SEARCH,
+    common_pb2.BEHAVIOR_EVENT_TYPE_ADD_TO_CART,
+)
+
+
+def realistic_events(count: int) -> list[common_pb2.BehaviorEvent]:
+    """Storefront events of about 300 bytes: device, IP, location, page, product."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    events = []
+    for n in range(count):
+        event = common_pb2.BehaviorEvent(
+            event_id=f"e-bench-{n:08d}",
+            type=_KINDS[n % len(_KINDS)],
+            session_id=f"s-{n // 12:07d}",
+            customer_id=f"c-{n // 40:06d}",
+            device=common_pb2.Device(
+                device_id=f"d-{n // 40:06d}",
+                type=common_pb2.DEVICE_TYPE_MOBILE,
+                os="iOS 18.1",
+                user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1",
+            ),
+            ip_address=f"81.{n % 250}.{(n // 250) % 250}.{n % 200 + 1}",
+            page_url=f"https://shop.example{_PAGES[n % len(_PAGES)]}",
+            product_id=f"p-{n % 5000:05d}",
+            search_query="wireless headphones" if n % len(_KINDS) == 2 else "",
+            location=common_pb2.Location(
+                country="DE",
+                region="Berlin",
+                city="Berlin",
+                point=common_pb2.GeoPoint(latitude=52.52, longitude=13.405),
+            ),
+        )
+        event.occurred_at.FromDatetime(start + timedelta(milliseconds=n))
+        events.append(event)
+    return events
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _wait_serving(address: str, timeout_s: float = 60) -> None:
+    from tests.integration.test_service_processes import _wait_serving as wait
+
+    class _Alive:
+        stdout = None
+
+        @staticmethod
+        def poll():
+            return None
+
+    wait(address, _Alive(), timeout_s)  # type: ignore[arg-type]
+
+
+def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, mint):
+    events = realistic_events(EVENTS)
+    raw_topic, service_topic, dead = (
+        private_copy(next(s for s in TOPICS if s.name == name))
+        for name in ("user-events", "user-events", "dead-letter")
+    )
+    ensure_topics(kafka_broker.bootstrap, specs=[raw_topic, service_topic, dead])
+
+    records = [(e.SerializeToString(), record_key(e)) for e in events]
+    raw_s = produce_raw(kafka_broker.bootstrap, raw_topic.name, records, len(records))
+    raw_rate = len(records) / raw_s
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "ECAP_JWT_SECRET": jwt_secret,
+        "ECAP_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
+        "ECAP_INGESTION_PORT": str(port),
+        "ECAP_INGESTION_METRICS_PORT": "0",
+        "ECAP_INGESTION_TOPIC_EVENTS": service_topic.name,
+        "ECAP_INGESTION_TOPIC_DEAD_LETTER": dead.name,
+        "ECAP_LOG_LEVEL": "WARNING",
+    }
+    service = subprocess.Popen(
+        [sys.executable, "-m", "services.ingestion"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        address = f"127.0.0.1:{port}"
+        _wait_serving(address)
+        idle_rss = _peak_rss_mb(service.pid)
+        payloads = [
+            ingestion_pb2.IngestEventsRequest(events=events[i : i + BATCH]).SerializeToString()
+            for i in range(0, len(events), BATCH)
+        ]
+        token = mint("service", sub="bench")
+
+        async def stream() -> tuple[ingestion_pb2.IngestSummary, float]:
+            async with mesh_client.connect(address, token=token, deadline_s=600) as channel:
+                call = channel.stream_unary(
+                    "/ecap.v1.IngestionService/IngestEvents",
+                    request_serializer=lambda raw: raw,  # already serialised
+                    response_deserializer=ingestion_pb2.IngestSummary.FromString,
+                )
+                await mesh_client.wait_until_ready(channel)
+
+                async def batches():
+                    for payload in payloads:
+                        yield payload
+
+                started = time.perf_counter()
+                summary = await call(batches())
+                return summary, time.perf_counter() - started
+
+        summary, service_s = asyncio.run(stream())
+        peak_rss = _peak_rss_mb(service.pid)
+    finally:
+        service.terminate()
+        service.wait(60)
+
+    assert summary.accepted == EVENTS, summary  # a benchmark of lost records measures nothing
+    service_rate = summary.accepted / service_s
+    table = Table(title=f"Ingestion: {EVENTS:,} storefront events (~{len(records[0][0])} B)")
+    for column in ("path", "events/s", "vs raw producer"):
+        table.add_column(column)
+    table.add_row("raw confluent-kafka producer (baseline)", f"{raw_rate:,.0f}", "1.00")
+    table.add_row(
+        "gRPC IngestEvents stream → service → Kafka",
+        f"{service_rate:,.0f}",
+        f"{service_rate / raw_rate:.2f}",
+    )
+    console.print(table)
+    console.print(
+        f"ingestion service resident memory: {idle_rss:.0f} MB idle, {peak_rss:.0f} MB peak "
+        f"(targets: ≥ 50,000 events/s, ≥ 0.5 of raw, < 400 MB)"
+    )
