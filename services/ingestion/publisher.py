@@ -60,6 +60,7 @@ class KafkaPublisher:
             },
         )
         self._producer = Producer(config)
+        self._order = asyncio.Lock()
         self._closed = threading.Event()
         self._poller = threading.Thread(
             target=self._serve_delivery_reports, name="kafka-delivery", daemon=True
@@ -72,21 +73,25 @@ class KafkaPublisher:
             return
         acks = _BatchAcks(asyncio.get_running_loop(), len(records))
         produce = self._producer.produce
-        for record in records:
-            while True:
-                try:
-                    produce(
-                        record.topic,
-                        record.value,
-                        record.key,
-                        headers=record.headers,
-                        on_delivery=acks.on_delivery,
-                    )
-                    break
-                except BufferError:
-                    # The bounded producer buffer is full: wait for deliveries instead of
-                    # queueing more, which in turn stops reading the client's stream.
-                    await asyncio.sleep(0.002)
+        # Batches enter the producer whole and in the order they arrived (asyncio.Lock is
+        # FIFO), so that records of one key keep their order even when a full buffer makes
+        # a batch wait halfway.
+        async with self._order:
+            for record in records:
+                while True:
+                    try:
+                        produce(
+                            record.topic,
+                            record.value,
+                            record.key,
+                            headers=record.headers,
+                            on_delivery=acks.on_delivery,
+                        )
+                        break
+                    except BufferError:
+                        # The bounded producer buffer is full: wait for deliveries instead
+                        # of queueing more, which in turn stops reading the client's stream.
+                        await asyncio.sleep(0.002)
         await acks.done
         if acks.errors:
             first = acks.errors[0]

@@ -202,6 +202,13 @@ def test_every_valid_record_lands_exactly_once_and_every_invalid_one_in_dead_let
     decoded = common_pb2.Transaction.FromString(sample.value())
     assert sample.key() == decoded.customer_id.encode()
     assert dict(sample.headers())["ce_type"] == b"ecap.v1.Transaction"
+    # Per customer (the record key), Kafka holds the transactions in the order they were sent.
+    sent_position = {t.transaction_id: n for n, t in enumerate(transactions)}
+    per_key: dict[bytes, list[int]] = {}
+    for record in sorted(landed, key=lambda r: (r.partition(), r.offset())):
+        txn_id = common_pb2.Transaction.FromString(record.value()).transaction_id
+        per_key.setdefault(record.key(), []).append(sent_position[txn_id])
+    assert all(positions == sorted(positions) for positions in per_key.values())
     originals = {t.transaction_id: t for t in transactions}
     assert decoded == originals[decoded.transaction_id]
 
