@@ -11,11 +11,11 @@ import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from ecap.v1 import common_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry import trace
 
+from ecap.v1 import common_pb2
 from services.mesh import client as mesh_client
 from services.mesh.config import AuthSettings, TelemetrySettings
 from services.mesh.errors import details_of

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-from ecap.v1 import common_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ecap.v1 import common_pb2
 from tests.support import probe_service as probe
 from tests.support.net import free_port
 

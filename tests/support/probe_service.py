@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import grpc
-from ecap.v1 import common_pb2
 from opentelemetry import trace
 
+from ecap.v1 import common_pb2
 from services.mesh import errors
 from services.mesh.auth import Role, current_principal, roles
 

@@ -1,9 +1,9 @@
 """Domain errors become rich gRPC statuses; protovalidate violations become field paths."""
 
 import grpc
-from ecap.v1 import common_pb2
 from google.rpc import code_pb2, error_details_pb2
 
+from ecap.v1 import common_pb2
 from services.mesh import errors
 from services.mesh.validation import validate, violations_of
 

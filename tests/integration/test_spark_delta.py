@@ -1,0 +1,253 @@
+"""Kafka -> Spark -> Delta, end to end on a real broker, a real JVM and real files.
+
+Transactions go to Kafka through the project's producer; Spark reads them with the Kafka
+source, decodes them against the descriptor set, and writes Delta tables; Spark (time
+travel included) and delta-rs both read the tables back. Every comparison is of whole rows
+against values written out here from the produced messages and the broker's acks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyspark
+import pytest
+from confluent_kafka.admin import NewTopic
+from deltalake import DeltaTable, QueryBuilder
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from ecap.v1 import common_pb2
+from services.mesh.kafka.producer import Ack, ProtobufProducer
+from services.mesh.kafka.topics import admin_client
+from spark.config import SparkSettings
+from spark.jars import ensure_jars
+from spark.kafka import read_topic, read_topic_stream
+from spark.protobuf import decode_kafka
+from tests.fixtures.kafka import make_transactions
+
+pytestmark = pytest.mark.integration
+
+TRANSACTION = "ecap.v1.Transaction"
+PARTITIONS = 2
+
+
+def _new_topic(bootstrap: str) -> str:
+    """A fresh two-partition topic, so that no other test's records show up."""
+    name = f"spark-it-{uuid.uuid4().hex[:12]}"
+    admin = admin_client(bootstrap)  # must outlive the future: it owns the request
+    futures = admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])
+    futures[name].result(timeout=30)
+    return name
+
+
+def _produce(bootstrap: str, topic: str, messages: Sequence[common_pb2.Transaction]) -> list[Ack]:
+    with ProtobufProducer(bootstrap, client_id="spark-it") as producer:
+        futures = [producer.send(topic, message) for message in messages]
+        return [future.result(timeout=30) for future in futures]
+
+
+def _sparse_transactions() -> list[common_pb2.Transaction]:
+    """Transactions that leave messages unset and scalars and enums at their defaults."""
+    bare = common_pb2.Transaction(
+        transaction_id="t-sparse-1",
+        customer_id="c-sparse",
+        merchant_id="m-1",
+        amount=common_pb2.Money(amount_minor=0, currency="EUR"),
+    )
+    no_point = common_pb2.Transaction(
+        transaction_id="t-sparse-2",
+        customer_id="c-sparse",
+        merchant_id="m-2",
+        amount=common_pb2.Money(amount_minor=-499, currency="USD"),
+        location=common_pb2.Location(country="US"),
+        payment_method=common_pb2.PAYMENT_METHOD_GIFT_CARD,
+    )
+    no_point.occurred_at.FromDatetime(datetime(2026, 11, 2, 23, 59, 59, 999_999, tzinfo=UTC))
+    return [bare, no_point]
+
+
+def _money(money: common_pb2.Money) -> dict[str, Any]:
+    return {"amount_minor": money.amount_minor, "currency": money.currency}
+
+
+def _expected_message(txn: common_pb2.Transaction) -> dict[str, Any]:
+    """The decoded row of `txn`: messages null when unset, proto3 scalars at their value."""
+    location = None
+    if txn.HasField("location"):
+        loc = txn.location
+        point = loc.point if loc.HasField("point") else None
+        location = {
+            "country": loc.country,
+            "region": loc.region,
+            "city": loc.city,
+            "point": point and {"latitude": point.latitude, "longitude": point.longitude},
+        }
+    device = None
+    if txn.HasField("device"):
+        device = {
+            "device_id": txn.device.device_id,
+            "type": common_pb2.DeviceType.Name(txn.device.type),
+            "os": txn.device.os,
+            "user_agent": txn.device.user_agent,
+        }
+    return {
+        "transaction_id": txn.transaction_id,
+        "customer_id": txn.customer_id,
+        "merchant_id": txn.merchant_id,
+        "session_id": txn.session_id,
+        "amount": _money(txn.amount) if txn.HasField("amount") else None,
+        "items": [
+            {
+                "product_id": item.product_id,
+                "quantity": item.quantity,
+                "unit_price": _money(item.unit_price),
+            }
+            for item in txn.items
+        ],
+        "payment_method": common_pb2.PaymentMethod.Name(txn.payment_method),
+        "card_fingerprint": txn.card_fingerprint,
+        "device": device,
+        "ip_address": txn.ip_address,
+        "location": location,
+        "channel": common_pb2.Channel.Name(txn.channel),
+        "occurred_at": (
+            txn.occurred_at.ToDatetime(tzinfo=UTC) if txn.HasField("occurred_at") else None
+        ),
+    }
+
+
+def _expected(
+    spark: SparkSession,
+    like: DataFrame,
+    messages: Sequence[common_pb2.Transaction],
+    acks: Sequence[Ack],
+) -> DataFrame:
+    """The decoded records of `messages`, without the broker-set `timestamp` column."""
+    rows = [
+        {
+            "topic": ack.topic,
+            "partition": ack.partition,
+            "offset": ack.offset,
+            "key": txn.customer_id,
+            "ce_type": TRANSACTION,
+            "message": _expected_message(txn),
+        }
+        for txn, ack in zip(messages, acks, strict=True)
+    ]
+    return spark.createDataFrame(rows, schema=like.drop("timestamp").schema)
+
+
+def _next_offsets(table: DataFrame, topic: str) -> str:
+    """Kafka `startingOffsets` that resume right after the records already in `table`."""
+    ends = {row.partition: row.last + 1 for row in table.groupBy("partition").agg(
+        F.max("offset").alias("last")
+    ).collect()}  # fmt: skip
+    return json.dumps({topic: {str(p): ends.get(p, -2) for p in range(PARTITIONS)}})
+
+
+def _delta_rs_rows(table: Path, version: int | None = None) -> list[tuple[Any, ...]]:
+    """The rows of a Delta table as delta-rs reads them (what the analytics service sees)."""
+    delta = DeltaTable(str(table), version=version)
+    reader = QueryBuilder().register("t", delta).execute("SELECT * FROM t")
+    return duckdb.from_arrow(reader).fetchall()
+
+
+def test_topic_to_delta_with_time_travel_read_back_by_delta_rs(
+    spark: SparkSession, kafka_bootstrap: str, lake_dir: Path
+) -> None:
+    topic = _new_topic(kafka_bootstrap)
+    first = make_transactions(12, seed=11) + _sparse_transactions()
+    produced_from = datetime.now(UTC).replace(microsecond=0)
+    first_acks = _produce(kafka_bootstrap, topic, first)
+
+    batch = decode_kafka(read_topic(spark, kafka_bootstrap, topic), TRANSACTION)
+    assertDataFrameEqual(batch.drop("timestamp"), _expected(spark, batch, first, first_acks))
+    stamps = batch.agg(F.min("timestamp"), F.max("timestamp")).first()
+    # pyspark hands timestamps over as naive local times.
+    assert produced_from <= stamps[0].astimezone(UTC) <= stamps[1].astimezone(UTC)
+
+    table = lake_dir / "transactions"
+    batch.write.format("delta").save(str(table))
+    v0 = spark.read.format("delta").load(str(table))
+
+    second = make_transactions(8, seed=12)
+    second_acks = _produce(kafka_bootstrap, topic, second)
+    increment = decode_kafka(
+        read_topic(spark, kafka_bootstrap, topic, starting_offsets=_next_offsets(v0, topic)),
+        TRANSACTION,
+    )
+    increment.write.format("delta").mode("append").save(str(table))
+
+    as_of_0 = spark.read.format("delta").option("versionAsOf", 0).load(str(table))
+    latest = spark.read.format("delta").load(str(table))
+    assertDataFrameEqual(as_of_0.drop("timestamp"), _expected(spark, batch, first, first_acks))
+    assertDataFrameEqual(
+        latest.drop("timestamp"),
+        _expected(spark, batch, first + second, first_acks + second_acks),
+    )
+
+    for version, spark_read in ((0, as_of_0), (None, latest)):
+        delta_rs = spark.createDataFrame(_delta_rs_rows(table, version), schema=latest.schema)
+        assertDataFrameEqual(delta_rs, spark_read)
+
+
+def test_stream_appends_each_record_exactly_once(
+    spark: SparkSession,
+    spark_settings: SparkSettings,
+    kafka_bootstrap: str,
+    lake_dir: Path,
+) -> None:
+    topic = _new_topic(kafka_bootstrap)
+    table = str(lake_dir / "bronze")
+    checkpoint = spark_settings.checkpoint_location(f"test-{topic}")
+    stream = decode_kafka(read_topic_stream(spark, kafka_bootstrap, topic), TRANSACTION)
+
+    def drain() -> None:
+        query = (
+            stream.writeStream.format("delta")
+            .option("checkpointLocation", checkpoint)
+            .trigger(availableNow=True)
+            .start(table)
+        )
+        query.awaitTermination()
+
+    first = make_transactions(6, seed=21)
+    first_acks = _produce(kafka_bootstrap, topic, first)
+    drain()
+    second = make_transactions(5, seed=22) + _sparse_transactions()
+    second_acks = _produce(kafka_bootstrap, topic, second)
+    drain()
+    drain()  # nothing new: the checkpoint must keep it from appending anything again
+
+    written = spark.read.format("delta").load(table)
+    assertDataFrameEqual(
+        written.drop("timestamp"),
+        _expected(spark, written, first + second, first_acks + second_acks),
+    )
+    as_of_0 = spark.read.format("delta").option("versionAsOf", 0).load(table)
+    assertDataFrameEqual(as_of_0.drop("timestamp"), _expected(spark, written, first, first_acks))
+
+
+def _artifact(jar: str) -> str:
+    # "kafka-clients-3.9.2.jar" -> "kafka-clients", "hive-exec-2.3.10-core.jar" -> "hive-exec",
+    # "spark-sql-kafka-0-10_2.13-4.2.0.jar" -> "spark-sql-kafka-0-10_2.13"
+    match = re.match(r"(.+?)-\d+(\.\d+)+[^/]*\.jar$", jar)
+    assert match, jar
+    return match.group(1)
+
+
+def test_added_jars_do_not_duplicate_what_pyspark_ships(spark_settings: SparkSettings) -> None:
+    ours = {_artifact(jar.name) for jar in ensure_jars(spark_settings)}
+    pyspark_jars = Path(pyspark.__file__).parent / "jars"
+    shipped = {_artifact(jar.name) for jar in pyspark_jars.glob("*.jar")}
+    assert {"delta-spark_4.2_2.13", "spark-sql-kafka-0-10_2.13", "kafka-clients"} <= ours
+    assert not ours & shipped
