@@ -221,8 +221,11 @@ def broker_command(settings: BrokerSettings) -> list[str]:
 
 def check_ports_free(settings: BrokerSettings) -> None:
     """Fail with a clear message when the broker's ports are already taken."""
-    for name, port in (("ECAP_KAFKA_PORT", settings.port),
-                       ("ECAP_KAFKA_CONTROLLER_PORT", settings.controller_port)):  # fmt: skip
+    ports = {
+        "ECAP_KAFKA_PORT": settings.port,
+        "ECAP_KAFKA_CONTROLLER_PORT": settings.controller_port,
+    }
+    for name, port in ports.items():
         with socket.socket() as sock:
             # As the JVM binds: connections of a just-stopped broker in TIME_WAIT don't count.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -295,7 +298,8 @@ class BrokerProcess:
     @property
     def pid(self) -> int | None:
         """The JVM's pid while it runs."""
-        return self._process.pid if self.running else None
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
 
     @property
     def running(self) -> bool:

@@ -5,31 +5,24 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Message as KafkaMessage
-from ecap.v1 import common_pb2
 
+from ecap.v1 import common_pb2
 from services.mesh.kafka.producer import Ack, DeliveryError, ProtobufProducer
 from services.mesh.kafka.topics import (
     TOPICS,
-    TopicSpec,
     describe_topics,
     ensure_topics,
     topic_config,
 )
-from tests.fixtures.kafka import TestBroker, make_transactions
+from tests.fixtures.kafka import TestBroker, make_transactions, private_copy
 
 pytestmark = pytest.mark.integration
 
 TRANSACTIONS = next(spec for spec in TOPICS if spec.name == "transactions")
-
-
-def private_copy(spec: TopicSpec) -> TopicSpec:
-    """`spec` under a unique name, so other tests sharing the broker cannot interfere."""
-    return replace(spec, name=f"{spec.name}-{uuid.uuid4().hex[:8]}")
 
 
 def consume_all(bootstrap: str, topic: str) -> list[KafkaMessage]:
@@ -100,16 +93,29 @@ def test_transactions_round_trip_and_survive_a_restart(kafka_broker: TestBroker)
     sent = make_transactions(10_000, seed=11)
 
     with ProtobufProducer(kafka_broker.bootstrap, client_id="test-round-trip") as producer:
-        futures = [producer.send(spec.name, txn) for txn in sent]
+        batches = [producer.send_many(spec.name, sent[i : i + 500]) for i in range(0, 10_000, 500)]
         producer.flush()
-    acks = [future.result(timeout=0) for future in futures]
+    outcomes = [outcome for batch in batches for outcome in batch.result(timeout=0)]
+    assert all(isinstance(outcome, Ack) for outcome in outcomes)
 
-    assert_stored_as_sent(consume_all(kafka_broker.bootstrap, spec.name), sent, acks)
+    assert_stored_as_sent(consume_all(kafka_broker.bootstrap, spec.name), sent, outcomes)
 
     kafka_broker.stop()
     kafka_broker.start()
 
-    assert_stored_as_sent(consume_all(kafka_broker.bootstrap, spec.name), sent, acks)
+    assert_stored_as_sent(consume_all(kafka_broker.bootstrap, spec.name), sent, outcomes)
+
+
+def test_send_resolves_once_kafka_stored_the_record(kafka_bootstrap: str) -> None:
+    spec = private_copy(TRANSACTIONS)
+    ensure_topics(kafka_bootstrap, specs=[spec])
+    sent = make_transactions(20, seed=5)
+
+    with ProtobufProducer(kafka_bootstrap, client_id="test-send") as producer:
+        futures = [producer.send(spec.name, txn) for txn in sent]
+        acks = [future.result(timeout=60) for future in futures]
+
+    assert_stored_as_sent(consume_all(kafka_bootstrap, spec.name), sent, acks)
 
 
 def test_ensure_topics_is_idempotent_and_matches_the_declarations(kafka_bootstrap: str) -> None:
@@ -149,17 +155,19 @@ def test_describe_topics_reports_a_missing_topic(kafka_bootstrap: str) -> None:
 def test_sending_to_an_undeclared_topic_fails_instead_of_creating_it(
     kafka_bootstrap: str,
 ) -> None:
-    transaction = make_transactions(1)[0]
+    one, two = make_transactions(2)
     # Fail on the first metadata answer rather than waiting 30 s for the topic to appear.
     config = {"topic.metadata.propagation.max.ms": 10}
     with ProtobufProducer(kafka_bootstrap, client_id="test-typo", config=config) as producer:
-        future = producer.send("transactionz", transaction)
+        single = producer.send("transactionz", one)
+        batch = producer.send_many("transactionz", [one, two])
         producer.flush()
 
     with pytest.raises(DeliveryError) as failure:
-        future.result(timeout=0)
-    assert failure.value.error.code() in {
-        KafkaError._UNKNOWN_TOPIC,
-        KafkaError.UNKNOWN_TOPIC_OR_PART,
-    }
+        single.result(timeout=0)
+    outcomes = batch.result(timeout=0)
+    assert [type(outcome) for outcome in outcomes] == [DeliveryError, DeliveryError]
+    unknown_topic = {KafkaError._UNKNOWN_TOPIC, KafkaError.UNKNOWN_TOPIC_OR_PART}
+    assert failure.value.error.code() in unknown_topic
+    assert {outcome.error.code() for outcome in outcomes} <= unknown_topic
     assert not describe_topics(kafka_bootstrap, names=["transactionz"])[0].exists
