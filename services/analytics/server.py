@@ -3,7 +3,6 @@
 import sys
 
 from ecap.v1 import analytics_pb2_grpc
-
 from services.analytics.config import AnalyticsSettings
 from services.analytics.servicer import ROLES, SERVICE_NAME, AnalyticsServicer
 from services.mesh.server import ServiceSpec, serve

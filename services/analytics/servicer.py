@@ -1,7 +1,6 @@
 """gRPC handlers of `ecap.v1.AnalyticsService`, thin: protobuf in, domain call, protobuf out."""
 
 from ecap.v1 import analytics_pb2, analytics_pb2_grpc
-
 from services.mesh.auth import RoleTable
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name

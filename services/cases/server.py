@@ -3,7 +3,6 @@
 import sys
 
 from ecap.v1 import cases_pb2_grpc
-
 from services.cases.config import CasesSettings
 from services.cases.servicer import ROLES, SERVICE_NAME, CasesServicer
 from services.mesh.server import ServiceSpec, serve

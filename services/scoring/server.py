@@ -3,7 +3,6 @@
 import sys
 
 from ecap.v1 import scoring_pb2_grpc
-
 from services.mesh.server import ServiceSpec, serve
 from services.scoring.config import ScoringSettings
 from services.scoring.servicer import ROLES, SERVICE_NAME, ScoringServicer
