@@ -72,9 +72,8 @@ bench: setup ## benchmarks, each printed with its same-run baseline
 	.venv/bin/pytest tests/bench -s -p no:cacheprovider
 
 .PHONY: demo
-demo: setup ## bring the local stack up and say what runs where
-	.venv/bin/ecap up
-	.venv/bin/ecap status
+demo: setup ## the platform: start the stack, send live shop traffic until Ctrl-C, stop it all
+	.venv/bin/ecap demo
 
 .PHONY: down
 down: setup ## stop the local stack

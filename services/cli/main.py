@@ -19,8 +19,15 @@ from services.mesh.kafka.topics import (
     describe_topics,
     ensure_topics,
 )
+from services.simulator.cli import simulate_command
+from services.simulator.config import SimulatorSettings
+from services.simulator.run import simulate
+from services.simulator.sender import SendError
 from services.stack.config import StackSettings
 from services.stack.runner import Stack, StackError
+
+# "Until Ctrl-C": live traffic for a year of wall time.
+DEMO_FOREVER_S = 365 * 24 * 3600.0
 
 app = typer.Typer(help="ECAP: e-commerce fraud and customer analytics.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -141,6 +148,38 @@ def status() -> None:
     """Show each process of the local stack with its health; exit 1 if any is not serving."""
     if not _print_status(Stack()):
         raise typer.Exit(1)
+
+
+app.command("simulate")(simulate_command)
+
+
+@app.command()
+def demo(
+    rate: Annotated[float, typer.Option(min=1, help="live records per second")] = 200,
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="seconds of traffic (default: until Ctrl-C)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="the simulated shop's seed")] = 42,
+) -> None:
+    """Bring the stack up, send live simulator traffic until Ctrl-C, then stop it all cleanly."""
+    up()
+    console.print(
+        f"Sending live shop traffic at {rate:g} records/s"
+        + (f" for {duration:g} s" if duration else "; Ctrl-C stops the traffic, then the stack")
+    )
+    try:
+        simulate(
+            SimulatorSettings(seed=seed),
+            rate=rate,
+            duration=duration or DEMO_FOREVER_S,
+            console=console,
+        )
+    except KeyboardInterrupt:
+        console.print("traffic stopped")
+    except SendError as exc:
+        console.print(f"[red]the simulator could not send:[/] {exc}")
+    finally:
+        down()
 
 
 if __name__ == "__main__":

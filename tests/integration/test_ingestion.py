@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
+import random
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,10 @@ from services.mesh import client as mesh_client
 from services.mesh.errors import details_of
 from services.mesh.kafka.config import KafkaSettings
 from services.mesh.kafka.topics import TOPICS, ensure_topics
+from services.simulator.config import SimulatorSettings
+from services.simulator.corrupt import invalid_records
+from services.simulator.generator import Simulation, batches
+from services.simulator.sender import Sender
 from tests.fixtures.kafka import make_transactions, private_copy
 from tests.fixtures.mesh import run_async, running_server
 
@@ -83,42 +89,6 @@ def consume_all(bootstrap: str, topic: str, expected: int, idle_s: float = 5.0):
     return records
 
 
-def _events(count: int, seed: int = 11) -> list[common_pb2.BehaviorEvent]:
-    start = datetime(2026, 11, 20, tzinfo=UTC)
-    kinds = [
-        common_pb2.BEHAVIOR_EVENT_TYPE_PAGE_VIEW,
-        common_pb2.BEHAVIOR_EVENT_TYPE_PRODUCT_VIEW,
-        common_pb2.BEHAVIOR_EVENT_TYPE_ADD_TO_CART,
-    ]
-    events = []
-    for n in range(count):
-        event = common_pb2.BehaviorEvent(
-            event_id=f"e-{seed}-{n:07d}",
-            type=kinds[n % len(kinds)],
-            session_id=f"s-{n // 7:06d}",
-            customer_id=f"c-{n // 21:05d}",
-            page_url=f"https://shop.example/p/{n % 97}",
-            product_id=f"p-{n % 97:05d}",
-        )
-        event.occurred_at.FromDatetime(start + timedelta(seconds=n))
-        events.append(event)
-    return events
-
-
-CORRUPTIONS = {
-    "string.pattern": lambda t: setattr(t.amount, "currency", "eur"),
-    "int32.gt_lte": lambda t: setattr(t.items[0], "quantity", -1),
-    "amount.sum_of_items": lambda t: setattr(t.amount, "amount_minor", t.amount.amount_minor + 1),
-    "timestamp.not_future": lambda t: t.occurred_at.FromDatetime(
-        datetime.now(UTC) + timedelta(days=2)
-    ),
-    "string.min_len": lambda t: t.ClearField("customer_id"),
-    "currency.iso4217": lambda t: [
-        setattr(m, "currency", "XXX") for m in (t.amount, *(i.unit_price for i in t.items))
-    ],
-}
-
-
 def _stream(token: str, address: str, rpc: str, field: str, records, request_type):
     async def go():
         async with mesh_client.connect(address, token=token, deadline_s=300) as channel:
@@ -133,102 +103,103 @@ def _stream(token: str, address: str, rpc: str, field: str, records, request_typ
     return run_async(go(), timeout_s=300)
 
 
-def test_every_valid_record_lands_exactly_once_and_every_invalid_one_in_dead_letter(
+def _simulated(count: int, seed: int) -> list:
+    """The first `count` records of a fixed-seed simulator backfill ending now."""
+    settings = SimulatorSettings(seed=seed, customers=2_000, products=300, merchants=20)
+    simulation = Simulation(settings, start=datetime.now(UTC) - timedelta(days=9), days=9)
+    records = list(itertools.islice(simulation.records(), count))
+    assert len(records) == count, "the simulated days are too few for this test"
+    return records
+
+
+def _id(record) -> str:
+    return getattr(record, ID_FIELDS[type(record)])
+
+
+ID_FIELDS = {
+    common_pb2.Transaction: "transaction_id",
+    common_pb2.BehaviorEvent: "event_id",
+    common_pb2.Product: "product_id",
+    common_pb2.Customer: "customer_id",
+}
+
+
+def test_simulator_events_land_exactly_once_and_invalid_ones_in_dead_letter(
     ingestion, topics, kafka_bootstrap, mint
 ):
-    token = mint("service", sub="checkout")
-    transactions = make_transactions(10_000, seed=21)
-    rules = list(CORRUPTIONS)
-    invalid: dict[str, str] = {}
-    for n in range(100):  # 1% invalid, of several kinds
-        target = transactions[n * 97 + 3]
-        rule = rules[n % len(rules)]
-        CORRUPTIONS[rule](target)
-        invalid[target.transaction_id] = rule
-    resent = [copy.deepcopy(t) for t in transactions[:100] if t.transaction_id not in invalid]
-    stream = transactions + resent  # 1% resent duplicates, later in the same stream
+    """20,000 simulator records, 1% broken in several ways, 1% resent: none lost, none twice."""
+    total = 20_000
+    rng = random.Random(5)
+    valid = _simulated(total - 400, seed=17)
+    broken = invalid_records(rng, 200, valid=valid, now=datetime.now(UTC))
+    streamed = [
+        r for r in valid if isinstance(r, common_pb2.Transaction | common_pb2.BehaviorEvent)
+    ]
+    resent = [copy.deepcopy(r) for r in rng.sample(streamed, 200)]
+    records = list(valid)
+    for invalid in broken:  # scattered through the run
+        records.insert(rng.randrange(len(records)), invalid.record)
+    records += resent  # resends come later, as a client retrying would send them
+    assert len(records) == total
+    assert len({i.corruption for i in broken}) >= 8  # several kinds of bad input
 
-    summary = _stream(
-        token,
-        ingestion.address,
-        "IngestTransactions",
-        "transactions",
-        stream,
-        ingestion_pb2.IngestTransactionsRequest,
-    )
-    events = _events(10_000)
-    event_summary = _stream(
-        token,
-        ingestion.address,
-        "IngestEvents",
-        "events",
-        events,
-        ingestion_pb2.IngestEventsRequest,
-    )
-    # A second stream resending the first 500 transactions: all duplicates.
-    again = _stream(
-        token,
-        ingestion.address,
-        "IngestTransactions",
-        "transactions",
-        transactions[200:700],
-        ingestion_pb2.IngestTransactionsRequest,
-    )
+    async def send():
+        async with mesh_client.connect(ingestion.address, token=mint("service")) as channel:
+            sender = Sender(channel, stream_records=5_000, stream_timeout_s=300)
+            return await sender.send(batches(records, 500))
 
-    valid_ids = {t.transaction_id for t in transactions} - set(invalid)
-    assert (summary.received, summary.accepted, summary.duplicates, summary.rejected) == (
-        len(stream),
-        len(valid_ids),
+    report = run_async(send(), timeout_s=600)
+
+    assert (report.sent, report.received) == (total, total)
+    assert (report.accepted, report.rejected, report.duplicates) == (
+        len(valid),
+        len(broken),
         len(resent),
-        len(invalid),
     )
-    by_id = {r.id: r for r in summary.rejections}
-    assert {i: r.rule for i, r in by_id.items()} == invalid
-    assert all(stream[r.index].transaction_id == r.id for r in summary.rejections)
-    assert (event_summary.accepted, event_summary.rejected) == (len(events), 0)
-    invalid_in_again = sum(t.transaction_id in invalid for t in transactions[200:700])
-    assert again.duplicates == 500 - invalid_in_again
 
-    landed = consume_all(kafka_bootstrap, topics["transactions"], len(valid_ids))
-    landed_ids = Counter(
-        common_pb2.Transaction.FromString(r.value()).transaction_id for r in landed
+    expected = {
+        "transactions": {_id(r) for r in valid if isinstance(r, common_pb2.Transaction)},
+        "user-events": {_id(r) for r in valid if isinstance(r, common_pb2.BehaviorEvent)},
+    }
+    decoders = {"transactions": common_pb2.Transaction, "user-events": common_pb2.BehaviorEvent}
+    for topic, ids in expected.items():
+        landed = consume_all(kafka_bootstrap, topics[topic], len(ids))
+        counts = Counter(_id(decoders[topic].FromString(r.value())) for r in landed)
+        assert set(counts) == ids, topic
+        assert max(counts.values()) == 1, topic  # exactly once
+        for record in landed[:50]:
+            message = decoders[topic].FromString(record.value())
+            assert dict(record.headers())["ce_type"] == message.DESCRIPTOR.full_name.encode()
+            key_field = "customer_id" if topic == "transactions" else "session_id"
+            assert record.key() == getattr(message, key_field).encode()
+
+    # Per customer (the transactions' key), Kafka keeps the order in which they were sent.
+    transactions = consume_all(
+        kafka_bootstrap, topics["transactions"], len(expected["transactions"])
     )
-    assert set(landed_ids) == valid_ids and max(landed_ids.values()) == 1
-    sample = (
-        next(r for r in landed if r.key() == b"c-00007")
-        if any(r.key() == b"c-00007" for r in landed)
-        else landed[0]
-    )
-    decoded = common_pb2.Transaction.FromString(sample.value())
-    assert sample.key() == decoded.customer_id.encode()
-    assert dict(sample.headers())["ce_type"] == b"ecap.v1.Transaction"
-    # Per customer (the record key), Kafka holds the transactions in the order they were sent.
-    sent_position = {t.transaction_id: n for n, t in enumerate(transactions)}
+    sent_position = {_id(r): n for n, r in enumerate(valid)}
     per_key: dict[bytes, list[int]] = {}
-    for record in sorted(landed, key=lambda r: (r.partition(), r.offset())):
-        txn_id = common_pb2.Transaction.FromString(record.value()).transaction_id
-        per_key.setdefault(record.key(), []).append(sent_position[txn_id])
+    for record in sorted(transactions, key=lambda r: (r.partition(), r.offset())):
+        txn = common_pb2.Transaction.FromString(record.value())
+        per_key.setdefault(record.key(), []).append(sent_position[txn.transaction_id])
     assert all(positions == sorted(positions) for positions in per_key.values())
-    originals = {t.transaction_id: t for t in transactions}
-    assert decoded == originals[decoded.transaction_id]
+    originals = {_id(r): r for r in valid if isinstance(r, common_pb2.Transaction)}
+    sample = common_pb2.Transaction.FromString(transactions[0].value())
+    assert sample == originals[sample.transaction_id]  # field by field
 
-    event_ids = Counter(
-        common_pb2.BehaviorEvent.FromString(r.value()).event_id
-        for r in consume_all(kafka_bootstrap, topics["user-events"], len(events))
+    reference = [r for r in valid if isinstance(r, common_pb2.Product | common_pb2.Customer)]
+    assert len(consume_all(kafka_bootstrap, topics["product-updates"], len(reference))) == len(
+        reference
     )
-    assert set(event_ids) == {e.event_id for e in events} and max(event_ids.values()) == 1
 
-    # The second stream resent a few invalid records too: they are dead-lettered again.
-    dead = consume_all(kafka_bootstrap, topics["dead-letter"], len(invalid))
-    assert len(dead) == summary.rejected + again.rejected == len(invalid) + invalid_in_again
-    dead_rules = {}
-    for record in dead:
-        headers = dict(record.headers())
-        rejected = common_pb2.Transaction.FromString(record.value())
-        dead_rules[rejected.transaction_id] = headers["rule"].decode()
-        assert headers["source_topic"].decode() == topics["transactions"]
-        assert headers["reason"]
-    assert dead_rules == invalid
+    dead = consume_all(kafka_bootstrap, topics["dead-letter"], len(broken))
+    assert len(dead) == report.rejected
+    expected_rules = Counter((i.field, i.rule) for i in broken)
+    dead_rules = Counter(
+        (dict(r.headers())["field"].decode(), dict(r.headers())["rule"].decode()) for r in dead
+    )
+    assert dead_rules == expected_rules
+    assert all(dict(r.headers())["reason"] for r in dead)
 
 
 def test_broker_outage_fails_the_stream_unavailable_and_a_resend_completes_exactly_once(
