@@ -10,6 +10,7 @@ service's VmHWM. Figures are printed, never asserted.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from ecap.v1 import common_pb2, ingestion_pb2
 from services.mesh import client as mesh_client
 from services.mesh.kafka.producer import record_key
 from services.mesh.kafka.topics import TOPICS, ensure_topics
+from services.simulator.config import SimulatorSettings
+from services.simulator.generator import Simulation
 from tests.bench.test_kafka_bench import produce_raw
 from tests.fixtures.kafka import private_copy
 from tests.support.net import free_port
@@ -33,45 +36,16 @@ BATCH = 1_000
 REPO = Path(__file__).resolve().parents[2]
 console = Console()
 
-_PAGES = ("/", "/c/electronics", "/c/home", "/search", "/p/headphones-x2", "/cart", "/checkout")
-_KINDS = (
-    common_pb2.BEHAVIOR_EVENT_TYPE_PAGE_VIEW,
-    common_pb2.BEHAVIOR_EVENT_TYPE_PRODUCT_VIEW,
-    common_pb2.BEHAVIOR_EVENT_TYPE_SEARCH,
-    common_pb2.BEHAVIOR_EVENT_TYPE_ADD_TO_CART,
-)
-
 
 def realistic_events(count: int) -> list[common_pb2.BehaviorEvent]:
-    """Storefront events of about 300 bytes: device, IP, location, page, product."""
-    start = datetime.now(UTC) - timedelta(hours=1)
-    events = []
-    for n in range(count):
-        event = common_pb2.BehaviorEvent(
-            event_id=f"e-bench-{n:08d}",
-            type=_KINDS[n % len(_KINDS)],
-            session_id=f"s-{n // 12:07d}",
-            customer_id=f"c-{n // 40:06d}",
-            device=common_pb2.Device(
-                device_id=f"d-{n // 40:06d}",
-                type=common_pb2.DEVICE_TYPE_MOBILE,
-                os="iOS 18.1",
-                user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1",
-            ),
-            ip_address=f"81.{n % 250}.{(n // 250) % 250}.{n % 200 + 1}",
-            page_url=f"https://shop.example{_PAGES[n % len(_PAGES)]}",
-            product_id=f"p-{n % 5000:05d}",
-            search_query="wireless headphones" if n % len(_KINDS) == 2 else "",
-            location=common_pb2.Location(
-                country="DE",
-                region="Berlin",
-                city="Berlin",
-                point=common_pb2.GeoPoint(latitude=52.52, longitude=13.405),
-            ),
-        )
-        event.occurred_at.FromDatetime(start + timedelta(milliseconds=n))
-        events.append(event)
-    return events
+    """The first `count` behaviour events of a fixed-seed simulator backfill ending now."""
+    settings = SimulatorSettings(seed=3, customers=20_000)
+    days = 14
+    simulation = Simulation(settings, start=datetime.now(UTC) - timedelta(days=days), days=days)
+    events = (r for r in simulation.records() if isinstance(r, common_pb2.BehaviorEvent))
+    sample = list(itertools.islice(events, count))
+    assert len(sample) == count, "simulate more days for this many events"
+    return sample
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -103,6 +77,7 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
     ensure_topics(kafka_broker.bootstrap, specs=[raw_topic, service_topic, dead])
 
     records = [(e.SerializeToString(), record_key(e)) for e in events]
+    mean_size = sum(len(value) for value, _ in records) / len(records)
     raw_s = produce_raw(kafka_broker.bootstrap, raw_topic.name, records, len(records))
     raw_rate = len(records) / raw_s
 
@@ -159,7 +134,7 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
 
     assert summary.accepted == EVENTS, summary  # a benchmark of lost records measures nothing
     service_rate = summary.accepted / service_s
-    table = Table(title=f"Ingestion: {EVENTS:,} storefront events (~{len(records[0][0])} B)")
+    table = Table(title=f"Ingestion: {EVENTS:,} simulated storefront events (~{mean_size:.0f} B)")
     for column in ("path", "events/s", "vs raw producer"):
         table.add_column(column)
     table.add_row("raw confluent-kafka producer (baseline)", f"{raw_rate:,.0f}", "1.00")
