@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +65,28 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def _print_lake_status(path: Path) -> None:
+    """The streaming job's last progress per stream, from the status file it writes."""
+    try:
+        status = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    table = Table(title=f"Lake streams (as of {status.get('updated_at', '?')})")
+    for column in ("stream", "active", "last batch", "in rows/s", "done rows/s", "Kafka lag"):
+        table.add_column(column)
+    for name, stream in sorted(status.get("streams", {}).items()):
+        lag = stream.get("kafka_offsets_behind")
+        table.add_row(
+            name,
+            "yes" if stream.get("active") else f"[red]no[/] {stream.get('error') or ''}",
+            str(stream.get("batch_id", "-")),
+            f"{stream.get('input_rows_per_s') or 0:,.0f}",
+            f"{stream.get('processed_rows_per_s') or 0:,.0f}",
+            "-" if lag is None else f"{lag:,}",
+        )
+    Console(width=160).print(table)
+
+
 def _print_status(stack: Stack) -> bool:
     table = Table(title="ECAP local stack")
     for column in ("process", "pid", "health", "address", "metrics", "log"):
@@ -80,6 +104,7 @@ def _print_status(stack: Stack) -> bool:
             _relative(row.log),
         )
     Console(width=160).print(table)
+    _print_lake_status(stack.settings.run_dir / "lake" / "status.json")
     return healthy
 
 
@@ -151,6 +176,23 @@ def status() -> None:
 
 
 app.command("simulate")(simulate_command)
+
+lake_app = typer.Typer(help="The Delta lake.", no_args_is_help=True)
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("stream")
+def lake_stream(
+    available_now: Annotated[
+        bool, typer.Option("--available-now", help="process what Kafka holds, then exit")
+    ] = False,
+) -> None:
+    """Run the streaming job in the foreground: Kafka -> bronze -> silver -> gold."""
+    # The job is Spark's; the CLI only starts it (services never import pyspark).
+    argv = [sys.executable, "-m", "spark.streaming.job"]
+    if available_now:
+        argv.append("--available-now")
+    os.execv(sys.executable, argv)
 
 
 @app.command()

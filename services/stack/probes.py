@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import grpc
 from confluent_kafka import KafkaException
@@ -49,6 +50,8 @@ def probe(ready: Readiness) -> str:
         return grpc_health(ready.grpc)
     if ready.kafka:
         return "SERVING" if kafka_answers(ready.kafka) else "UNREACHABLE"
+    if ready.file:
+        return "SERVING" if Path(ready.file).is_file() else "STARTING"
     if ready.tcp:
         return "SERVING" if tcp_open(ready.tcp) else "UNREACHABLE"
     return "UNKNOWN"

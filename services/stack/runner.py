@@ -56,7 +56,10 @@ class Stack:
         self.settings = settings or StackSettings()
         self.definition = load_definition(
             self.settings.definition,
-            {"kafka_bootstrap": KafkaSettings().bootstrap_servers},
+            {
+                "kafka_bootstrap": KafkaSettings().bootstrap_servers,
+                "run_dir": str(self.settings.run_dir),
+            },
         )
 
     def _pid_file(self, name: str) -> Path:
@@ -94,6 +97,8 @@ class Stack:
 
     def start(self, spec: ProcessSpec, command: list[str] | None = None) -> int:
         """Launch one process detached from this terminal; return its pid."""
+        if spec.ready.file:
+            Path(spec.ready.file).unlink(missing_ok=True)  # a stale one would pass the probe
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         self.settings.pid_dir.mkdir(parents=True, exist_ok=True)
         log_path = self._log_file(spec.name)

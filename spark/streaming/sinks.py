@@ -1,0 +1,82 @@
+"""Writers shared by the streams: create declared tables, and idempotent MERGEs.
+
+Every write a micro-batch makes is idempotent on its own, because Spark replays a batch
+whose commit did not reach the checkpoint: insert-only MERGEs on the table's key never
+insert a row twice, and upserts recompute the same values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import DataStreamWriter
+
+from spark.config import SparkSettings
+from spark.tables import TableSpec
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a stream runs micro-batches: every `interval_s`, or (None) until caught up."""
+
+    interval_s: float | None = None
+
+    def apply(self, writer: DataStreamWriter) -> DataStreamWriter:
+        """`writer` with this trigger set."""
+        if self.interval_s is None:
+            return writer.trigger(availableNow=True)
+        return writer.trigger(processingTime=f"{self.interval_s:g} seconds")
+
+
+def ensure_table(spark: SparkSession, spec: TableSpec, settings: SparkSettings) -> str:
+    """Create `spec`'s Delta table, empty, unless it exists; return its URI."""
+    uri = spec.uri(settings)
+    (
+        DeltaTable.createIfNotExists(spark)
+        .location(uri)
+        .addColumns(spec.spark_schema())
+        .partitionedBy(*spec.partition_by)
+        .comment(spec.description)
+        .execute()
+    )
+    return uri
+
+
+def _on_key(spec: TableSpec, pinned: dict[str, str] | None = None) -> str:
+    # Null-safe equality: a null key part (say, an unknown country) must still match itself.
+    condition = [f"t.`{column}` <=> s.`{column}`" for column in spec.key]
+    # Literal partition values let Delta prune the files the MERGE reads.
+    condition += [f"t.`{column}` = {value}" for column, value in (pinned or {}).items()]
+    return " AND ".join(condition)
+
+
+def insert_new(
+    spark: SparkSession,
+    spec: TableSpec,
+    settings: SparkSettings,
+    rows: DataFrame,
+    *,
+    pinned: dict[str, str] | None = None,
+) -> None:
+    """Insert the `rows` whose key is not in the table yet (rows must be unique per key)."""
+    (
+        DeltaTable.forPath(spark, spec.uri(settings))
+        .alias("t")
+        .merge(rows.select(spec.column_names).alias("s"), _on_key(spec, pinned))
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def upsert(spark: SparkSession, spec: TableSpec, settings: SparkSettings, rows: DataFrame) -> None:
+    """Insert the `rows` whose key is new and overwrite the rows whose key exists."""
+    (
+        DeltaTable.forPath(spark, spec.uri(settings))
+        .alias("t")
+        .merge(rows.select(spec.column_names).alias("s"), _on_key(spec))
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )

@@ -1,0 +1,492 @@
+"""The lake's table catalogue as code: every Delta table's name, layer, schema, partitioning,
+path, retention and purpose, declared once.
+
+Plain Python on purpose: the analytics service imports this module to find and read the
+tables with delta-rs, without pyspark or a JVM. Schemas are data (column name -> Spark SQL
+type string); `TableSpec.spark_schema()` turns them into a `StructType` only when asked, and
+imports pyspark only then.
+
+    spec = TABLES["transactions"]
+    spec.uri(SparkSettings())        # <lake>/silver/transactions
+    spec.columns["amount_minor"]     # 'bigint'
+
+`TableSpec.filled_by` names the streaming job that writes a table today; tables declared
+ahead of their job have `filled_by=None`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import DataType, StructType
+
+    from spark.config import SparkSettings
+
+Layer = Literal["bronze", "silver", "gold"]
+LAYERS: tuple[Layer, ...] = ("bronze", "silver", "gold")
+
+# The Spark SQL types the catalogue may use; `array<T>` and `map<K,V>` of these nest.
+SCALAR_TYPES = frozenset(
+    {"string", "binary", "boolean", "int", "bigint", "double", "timestamp", "date"}
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One Delta table as declared: where it lives, what it holds and how long."""
+
+    name: str
+    layer: Layer
+    columns: Mapping[str, str]
+    description: str
+    partition_by: tuple[str, ...] = ()
+    # The columns that identify a row: what MERGE matches on and what must be unique.
+    key: tuple[str, ...] = ()
+    retention_days: int = 30
+    filled_by: str | None = None
+    # The Kafka topic a bronze table copies.
+    topic: str | None = None
+    column_docs: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        for column, type_string in self.columns.items():
+            parse_type(type_string, where=f"{self.name}.{column}")
+        for role, names in (("partition", self.partition_by), ("key", self.key)):
+            missing = [name for name in names if name not in self.columns]
+            if missing:
+                raise ValueError(f"table {self.name}: {role} column(s) {missing} not declared")
+        if self.retention_days < 1:
+            raise ValueError(f"table {self.name}: retention_days must be at least 1")
+
+    @property
+    def column_names(self) -> list[str]:
+        """The columns in declaration order."""
+        return list(self.columns)
+
+    @property
+    def relative_path(self) -> str:
+        """The table's path below the lake root: `<layer>/<name>`."""
+        return f"{self.layer}/{self.name}"
+
+    def uri(self, settings: SparkSettings) -> str:
+        """The table's URI in the lake of `settings`."""
+        return settings.table_uri(self.layer, self.name)
+
+    def ddl(self) -> str:
+        """The schema as a DDL column list, e.g. `id string, amount_minor bigint`."""
+        return ", ".join(f"`{name}` {type_string}" for name, type_string in self.columns.items())
+
+    def spark_schema(self) -> StructType:
+        """The schema as a pyspark `StructType` (imports pyspark; every column nullable)."""
+        from pyspark.sql.types import StructField, StructType
+
+        return StructType(
+            [
+                StructField(name, _spark_type(parse_type(t)), True)
+                for name, t in self.columns.items()
+            ]
+        )
+
+
+TypeTree: TypeAlias = "str | tuple[TypeTree, ...]"
+_GENERIC = re.compile(r"^(array|map)<(.+)>$")
+
+
+def parse_type(type_string: str, *, where: str = "type") -> TypeTree:
+    """A catalogue type string as a tree: `'bigint'`, `('array', 'string')`, `('map', k, v)`."""
+    text = type_string.strip().lower()
+    if text in SCALAR_TYPES:
+        return text
+    match = _GENERIC.match(text)
+    if match:
+        kind, inner = match.groups()
+        parts = _split_top_level(inner)
+        arity = 1 if kind == "array" else 2
+        if len(parts) == arity:
+            return (kind, *(parse_type(part, where=where) for part in parts))
+    raise ValueError(
+        f"{where}: unsupported type {type_string!r}; use one of {sorted(SCALAR_TYPES)} "
+        "or array<...>/map<...,...> of them"
+    )
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _spark_type(tree: TypeTree) -> DataType:
+    from pyspark.sql import types as T
+
+    if isinstance(tree, str):
+        return {
+            "string": T.StringType(),
+            "binary": T.BinaryType(),
+            "boolean": T.BooleanType(),
+            "int": T.IntegerType(),
+            "bigint": T.LongType(),
+            "double": T.DoubleType(),
+            "timestamp": T.TimestampType(),
+            "date": T.DateType(),
+        }[tree]
+    if tree[0] == "array":
+        return T.ArrayType(_spark_type(tree[1]), containsNull=True)
+    return T.MapType(_spark_type(tree[1]), _spark_type(tree[2]), valueContainsNull=True)
+
+
+# Where a silver or quarantine row came from in Kafka (through bronze).
+_KAFKA_LINEAGE = {
+    "kafka_topic": "string",
+    "kafka_partition": "int",
+    "kafka_offset": "bigint",
+    "kafka_timestamp": "timestamp",
+}
+_LOCATION = {
+    "country": "string",
+    "region": "string",
+    "city": "string",
+    "latitude": "double",
+    "longitude": "double",
+}
+
+BRONZE_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "key": "binary",
+        "value": "binary",
+        "topic": "string",
+        "partition": "int",
+        "offset": "bigint",
+        "timestamp": "timestamp",
+        "ce_type": "string",
+        "ingest_date": "date",
+    }
+)
+
+
+def _bronze(topic: str, message: str, retention_days: int, filled: bool) -> TableSpec:
+    return TableSpec(
+        name=f"bronze_{topic.replace('-', '_')}",
+        layer="bronze",
+        columns=BRONZE_COLUMNS,
+        description=f"Kafka topic {topic!r} ({message}) as received: raw key and value bytes, "
+        "the record's coordinates and timestamp, its ce_type header. Appended exactly once per "
+        "record through the stream's checkpoint.",
+        partition_by=("ingest_date",),
+        key=("topic", "partition", "offset"),
+        retention_days=retention_days,
+        filled_by="bronze" if filled else None,
+        topic=topic,
+        column_docs={
+            "ingest_date": "UTC date of the Kafka timestamp (stable when the stream replays)",
+            "ce_type": "the record's ce_type header: the fully qualified message name",
+        },
+    )
+
+
+_TABLES: tuple[TableSpec, ...] = (
+    _bronze("transactions", "ecap.v1.Transaction", 365, True),
+    _bronze("user-events", "ecap.v1.BehaviorEvent", 90, True),
+    _bronze("product-updates", "ecap.v1.Product", 365, True),
+    _bronze("decisions", "ecap.v1.Decision", 365, True),
+    _bronze("fraud-alerts", "ecap.v1.Decision", 365, True),
+    _bronze("case-events", "case resolutions", 730, True),
+    TableSpec(
+        name="transactions",
+        layer="silver",
+        columns={
+            "transaction_id": "string",
+            "customer_id": "string",
+            "merchant_id": "string",
+            "session_id": "string",
+            "amount_minor": "bigint",
+            "currency": "string",
+            "item_count": "int",
+            "items_total_minor": "bigint",
+            "payment_method": "string",
+            "card_fingerprint": "string",
+            "device_id": "string",
+            "device_type": "string",
+            "device_os": "string",
+            "user_agent": "string",
+            "ip_address": "string",
+            **_LOCATION,
+            "channel": "string",
+            "occurred_at": "timestamp",
+            "occurred_date": "date",
+            "dq_warnings": "array<string>",
+            **_KAFKA_LINEAGE,
+        },
+        description="One row per payment (ecap.v1.Transaction), flattened and typed, once per "
+        "transaction_id, checked by the data-quality rules; enum values without their prefix.",
+        partition_by=("occurred_date",),
+        key=("occurred_date", "transaction_id"),
+        retention_days=3650,
+        filled_by="silver",
+        column_docs={
+            "items_total_minor": "sum of quantity x unit price over the line items",
+            "dq_warnings": "names of the warn-severity rules the row broke",
+        },
+    ),
+    TableSpec(
+        name="transaction_items",
+        layer="silver",
+        columns={
+            "transaction_id": "string",
+            "line_no": "int",
+            "customer_id": "string",
+            "product_id": "string",
+            "quantity": "int",
+            "unit_price_minor": "bigint",
+            "currency": "string",
+            "line_total_minor": "bigint",
+            "occurred_at": "timestamp",
+            "occurred_date": "date",
+        },
+        description="One row per line item of a silver transaction (line_no counts from 0).",
+        partition_by=("occurred_date",),
+        key=("occurred_date", "transaction_id", "line_no"),
+        retention_days=3650,
+        filled_by="silver",
+    ),
+    TableSpec(
+        name="events",
+        layer="silver",
+        columns={
+            "event_id": "string",
+            "event_type": "string",
+            "session_id": "string",
+            "customer_id": "string",
+            "occurred_at": "timestamp",
+            "device_id": "string",
+            "device_type": "string",
+            "ip_address": "string",
+            "page_url": "string",
+            "product_id": "string",
+            "search_query": "string",
+            "quantity": "int",
+            "transaction_id": "string",
+            "touch_channel": "string",
+            "campaign": "string",
+            "utm_source": "string",
+            "utm_medium": "string",
+            "utm_campaign": "string",
+            **_LOCATION,
+            "occurred_date": "date",
+            "dq_warnings": "array<string>",
+            **_KAFKA_LINEAGE,
+        },
+        description="One row per behaviour event (ecap.v1.BehaviorEvent), flattened, once per "
+        "event_id, checked by the data-quality rules; empty optional strings are null.",
+        partition_by=("occurred_date",),
+        key=("occurred_date", "event_id"),
+        retention_days=730,
+        filled_by="silver",
+    ),
+    TableSpec(
+        name="products",
+        layer="silver",
+        columns={
+            "product_id": "string",
+            "name": "string",
+            "category_path": "array<string>",
+            "category": "string",
+            "brand": "string",
+            "price_minor": "bigint",
+            "currency": "string",
+            "unit_cost_minor": "bigint",
+            "stock": "int",
+            "active": "boolean",
+            "updated_at": "timestamp",
+            **_KAFKA_LINEAGE,
+        },
+        description="The latest version of every catalogue product (ecap.v1.Product); "
+        "category is the top level of category_path.",
+        key=("product_id",),
+        retention_days=3650,
+    ),
+    TableSpec(
+        name="customers",
+        layer="silver",
+        columns={
+            "customer_id": "string",
+            "email": "string",
+            "full_name": "string",
+            **_LOCATION,
+            "signed_up_at": "timestamp",
+            "acquisition_channel": "string",
+            "updated_at": "timestamp",
+        },
+        description="The latest profile of every customer (ecap.v1.Customer).",
+        key=("customer_id",),
+        retention_days=3650,
+    ),
+    TableSpec(
+        name="decisions",
+        layer="silver",
+        columns={
+            "decision_id": "string",
+            "transaction_id": "string",
+            "customer_id": "string",
+            "outcome": "string",
+            "risk_score": "double",
+            "reason_codes": "array<string>",
+            "model_tag": "string",
+            "rules_version": "string",
+            "degraded": "boolean",
+            "latency_ms": "double",
+            "amount_minor": "bigint",
+            "currency": "string",
+            "decided_at": "timestamp",
+            "decided_date": "date",
+            **_KAFKA_LINEAGE,
+        },
+        description="One row per scoring decision (ecap.v1.Decision), once per decision_id.",
+        partition_by=("decided_date",),
+        key=("decided_date", "decision_id"),
+        retention_days=3650,
+    ),
+    TableSpec(
+        name="alerts",
+        layer="silver",
+        columns={
+            "decision_id": "string",
+            "transaction_id": "string",
+            "customer_id": "string",
+            "outcome": "string",
+            "risk_score": "double",
+            "reason_codes": "array<string>",
+            "amount_minor": "bigint",
+            "currency": "string",
+            "decided_at": "timestamp",
+            "decided_date": "date",
+            **_KAFKA_LINEAGE,
+        },
+        description="Decisions that raised a fraud alert (REVIEW or DECLINE), once each.",
+        partition_by=("decided_date",),
+        key=("decided_date", "decision_id"),
+        retention_days=3650,
+    ),
+    TableSpec(
+        name="labels",
+        layer="silver",
+        columns={
+            "transaction_id": "string",
+            "case_id": "string",
+            "customer_id": "string",
+            "outcome": "string",
+            "is_fraud": "boolean",
+            "resolved_by": "string",
+            "resolved_at": "timestamp",
+            **_KAFKA_LINEAGE,
+        },
+        description="Fraud labels from case resolutions: the latest outcome per transaction "
+        "(CONFIRMED_FRAUD -> is_fraud, FALSE_POSITIVE -> not, INCONCLUSIVE -> null).",
+        key=("transaction_id",),
+        retention_days=3650,
+    ),
+    TableSpec(
+        name="quarantine",
+        layer="silver",
+        columns={
+            "source_table": "string",
+            "failed_rules": "array<string>",
+            "record_json": "string",
+            "value": "binary",
+            "ce_type": "string",
+            **_KAFKA_LINEAGE,
+            "quarantined_at": "timestamp",
+        },
+        description="Records that broke an error-severity data-quality rule: the rules, the "
+        "decoded record as JSON (null when it did not decode) and the raw Kafka value.",
+        partition_by=("source_table",),
+        key=("source_table", "kafka_topic", "kafka_partition", "kafka_offset"),
+        retention_days=90,
+        filled_by="silver",
+    ),
+    TableSpec(
+        name="kpi_minute",
+        layer="gold",
+        columns={
+            "minute": "timestamp",
+            "country": "string",
+            "channel": "string",
+            "currency": "string",
+            "orders": "bigint",
+            "revenue_minor": "bigint",
+            "avg_order_value_minor": "double",
+            "unique_customers": "bigint",
+            "minute_date": "date",
+        },
+        description="Orders, revenue, average order value and unique customers per minute "
+        "(of occurred_at), country, channel and currency, from silver transactions; "
+        "recomputed and merged for every minute a micro-batch touches, so late data corrects it.",
+        partition_by=("minute_date",),
+        key=("minute", "country", "channel", "currency"),
+        retention_days=400,
+        filled_by="gold",
+    ),
+    TableSpec(
+        name="traffic_minute",
+        layer="gold",
+        columns={
+            "minute": "timestamp",
+            "country": "string",
+            "events": "bigint",
+            "sessions": "bigint",
+            "visitors": "bigint",
+            "page_views": "bigint",
+            "product_views": "bigint",
+            "add_to_carts": "bigint",
+            "checkouts": "bigint",
+            "purchases": "bigint",
+            "converting_sessions": "bigint",
+            "conversion_rate": "double",
+            "minute_date": "date",
+        },
+        description="Sessions, known visitors, funnel events and conversion (sessions with a "
+        "purchase / sessions) per minute and country, from silver events; kept exact like "
+        "kpi_minute. Per channel needs session attribution, a batch job's work.",
+        partition_by=("minute_date",),
+        key=("minute", "country"),
+        retention_days=400,
+        filled_by="gold",
+        column_docs={"visitors": "distinct known customer_id (anonymous visitors excluded)"},
+    ),
+)
+
+TABLES: Mapping[str, TableSpec] = MappingProxyType({spec.name: spec for spec in _TABLES})
+
+
+def table(name: str) -> TableSpec:
+    """The declared table called `name`, or a `KeyError` listing the declared ones."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(
+            f"no table {name!r} in the lake catalogue; declared: {sorted(TABLES)}"
+        ) from None
+
+
+def tables_in(layer: Layer) -> list[TableSpec]:
+    """The declared tables of one layer, in declaration order."""
+    return [spec for spec in _TABLES if spec.layer == layer]
+
+
+def bronze_for_topic(topic: str) -> TableSpec:
+    """The bronze table that copies the Kafka topic `topic`."""
+    for spec in tables_in("bronze"):
+        if spec.topic == topic:
+            return spec
+    raise KeyError(f"no bronze table copies topic {topic!r}")
