@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 
 from ecap.v1 import common_pb2
 from services.mesh.errors import FieldViolation
-from services.mesh.validation import violations_of
+from services.mesh.validation import record_violations_of, violations_of
 
 _ISO_4217 = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
@@ -115,4 +115,54 @@ def record_violations(record: Message, now: datetime, limits: Limits) -> list[Fi
     semantic = _SEMANTIC.get(record.DESCRIPTOR.full_name)
     if semantic is not None:
         found.extend(semantic(record, now, limits))
+    return found
+
+
+def _events_in_window(
+    events: Sequence[common_pb2.BehaviorEvent], now: datetime, limits: Limits
+) -> Iterator[tuple[int, list[FieldViolation]]]:
+    # `_event` for a whole batch: one comparison per event, the rule only for the few outside.
+    now_s = now.timestamp()
+    latest = now_s + limits.max_future_skew.total_seconds()
+    earliest = now_s - limits.max_age.total_seconds()
+    for index, event in enumerate(events):
+        seconds = event.occurred_at.seconds
+        if seconds > latest or seconds < earliest:
+            found = list(_event(event, now, limits))
+            if found:
+                yield index, found
+
+
+def _one_by_one(semantic: Callable[..., Iterable[FieldViolation]]):
+    def check(records: Sequence[Message], now: datetime, limits: Limits):
+        for index, record in enumerate(records):
+            found = list(semantic(record, now, limits))
+            if found:
+                yield index, found
+
+    return check
+
+
+_SEMANTIC_BATCH = {
+    name: _events_in_window if semantic is _event else _one_by_one(semantic)
+    for name, semantic in _SEMANTIC.items()
+}
+
+
+def batch_violations(
+    request: Message, field: str, now: datetime, limits: Limits
+) -> dict[int, list[FieldViolation]]:
+    """`record_violations` of each record of the repeated `field` of `request`, by index.
+
+    Valid records are absent. One protovalidate call judges the whole batch, which costs
+    about half as much as judging its records one by one.
+    """
+    records = getattr(request, field)
+    if not records:
+        return {}
+    found = record_violations_of(request, field)
+    semantic = _SEMANTIC_BATCH.get(records[0].DESCRIPTOR.full_name)
+    if semantic is not None:
+        for index, violations in semantic(records, now, limits):
+            found.setdefault(index, []).extend(violations)
     return found

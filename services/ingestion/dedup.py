@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
+from itertools import repeat
 
 
 class RecentIds:
@@ -37,13 +38,33 @@ class RecentIds:
         self._pending.add(record_id)
         return True
 
-    def confirm(self, record_ids: Iterable[str]) -> None:
+    def claim_each(self, record_ids: Sequence[str], skip: Collection[int] = ()) -> list[bool]:
+        """`claim` each id in turn, except those at the indices in `skip` (False for those)."""
+        pending, confirmed, window_s = self._pending, self._confirmed, self._window_s
+        now = self._clock()
+        claimed = []
+        for index, record_id in enumerate(record_ids):
+            if record_id in pending or (skip and index in skip):
+                claimed.append(False)
+                continue
+            seen_at = confirmed.get(record_id)
+            if seen_at is not None and now - seen_at <= window_s:
+                claimed.append(False)
+                continue
+            pending.add(record_id)
+            claimed.append(True)
+        return claimed
+
+    def confirm(self, record_ids: Collection[str]) -> None:
         """Kafka acknowledged these: remember them for the window."""
         now = self._clock()
-        for record_id in record_ids:
-            self._pending.discard(record_id)
-            self._confirmed[record_id] = now
-            self._confirmed.move_to_end(record_id)
+        confirmed = self._confirmed
+        self._pending.difference_update(record_ids)
+        # Ids confirmed before (their window had passed) move to the young end; new ones are
+        # appended there by `update`, without a Python step per id.
+        for record_id in confirmed.keys() & record_ids:
+            confirmed.move_to_end(record_id)
+        confirmed.update(zip(record_ids, repeat(now)))
         self._evict(now)
 
     def release(self, record_ids: Iterable[str]) -> None:

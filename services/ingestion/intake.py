@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import compress
+from operator import attrgetter
 
 from google.protobuf.message import Message
 from prometheus_client import Counter, Histogram
 
 from ecap.v1 import common_pb2
-from services.ingestion.checks import Limits, record_violations
+from services.ingestion.checks import Limits, batch_violations
 from services.ingestion.config import IngestionSettings
 from services.ingestion.dedup import RecentIds
 from services.ingestion.publisher import KafkaPublisher, OutgoingRecord
 from services.mesh.errors import FieldViolation
-from services.mesh.kafka.producer import record_headers, record_key
+from services.mesh.kafka.producer import KEY_FIELDS, Headers, record_headers, record_key
 
 RECORDS = Counter(
     "ecap_ingestion_records_total",
@@ -31,12 +33,28 @@ PUBLISH_SECONDS = Histogram(
 
 @dataclass(frozen=True)
 class RecordKind:
-    """How one message type is ingested: its topic and the field that deduplicates it."""
+    """How one message type is ingested: its topic, record key and the id that deduplicates it."""
 
     name: str
     topic: str
-    id_field: str
+    id_of: Callable[[Message], str]
+    key_of: Callable[[Message], str]
+    headers: Headers
     deduplicate: bool
+
+    @classmethod
+    def of(
+        cls, name: str, topic: str, message_type: type[Message], id_field: str, deduplicate: bool
+    ) -> RecordKind:
+        """The kind of `message_type`; its key field and headers as the Kafka module declares."""
+        return cls(
+            name,
+            topic,
+            attrgetter(id_field),
+            attrgetter(KEY_FIELDS[message_type.DESCRIPTOR.full_name]),
+            record_headers(message_type()),
+            deduplicate,
+        )
 
 
 @dataclass(frozen=True)
@@ -72,12 +90,12 @@ class Outcome:
 def _dead_letter(record: Message, kind: RecordKind, violations: list[FieldViolation], topic: str):
     first = violations[0]
     reason = "; ".join(f"{v.field}: {v.rule}: {v.description}" for v in violations)
-    record_id = getattr(record, kind.id_field)
-    return OutgoingRecord(
-        topic=topic,
-        key=record_id.encode() if record_id else b"",
-        value=record.SerializeToString(),
-        headers=[
+    record_id = kind.id_of(record)
+    return (
+        topic,
+        record_id.encode() if record_id else b"",
+        record.SerializeToString(),
+        [
             *record_headers(record),
             ("source_topic", kind.topic.encode()),
             ("reason", reason.encode()),
@@ -107,55 +125,62 @@ class Intake:
             non_money_currencies=settings.non_money_currencies,
         )
         self.kinds = {
-            common_pb2.Transaction.DESCRIPTOR.full_name: RecordKind(
-                "transaction", settings.topic_transactions, "transaction_id", True
-            ),
-            common_pb2.BehaviorEvent.DESCRIPTOR.full_name: RecordKind(
-                "event", settings.topic_events, "event_id", True
-            ),
-            # Upserts are state, not events: a second price change is news, not a duplicate.
-            common_pb2.Product.DESCRIPTOR.full_name: RecordKind(
-                "product", settings.topic_reference, "product_id", False
-            ),
-            common_pb2.Customer.DESCRIPTOR.full_name: RecordKind(
-                "customer", settings.topic_reference, "customer_id", False
-            ),
+            kind_type.DESCRIPTOR.full_name: RecordKind.of(name, topic, kind_type, id_field, dedup)
+            for name, topic, kind_type, id_field, dedup in (
+                (
+                    "transaction",
+                    settings.topic_transactions,
+                    common_pb2.Transaction,
+                    "transaction_id",
+                    True,
+                ),
+                ("event", settings.topic_events, common_pb2.BehaviorEvent, "event_id", True),
+                # Upserts are state, not events: a second price change is news, not a duplicate.
+                ("product", settings.topic_reference, common_pb2.Product, "product_id", False),
+                ("customer", settings.topic_reference, common_pb2.Customer, "customer_id", False),
+            )
         }
 
-    async def ingest(self, records: Sequence[Message], first_index: int = 0) -> Outcome:
-        """Validate, deduplicate and publish one batch; counts only what Kafka acknowledged."""
+    async def ingest(self, request: Message, field: str, first_index: int = 0) -> Outcome:
+        """Validate, deduplicate and publish the records of `request.<field>`.
+
+        Counts only what Kafka acknowledged; `first_index` is the position of the first
+        record in the stream, for the rejections' indices.
+        """
+        records = getattr(request, field)
         outcome = Outcome(received=len(records))
         if not records:
             return outcome
         kind = self.kinds[records[0].DESCRIPTOR.full_name]
-        now = self._now()
+        invalid = batch_violations(request, field, self._now(), self._limits)
         outgoing: list[OutgoingRecord] = []
-        claimed: list[str] = []
-        for offset, record in enumerate(records):
-            violations = record_violations(record, now, self._limits)
-            record_id = getattr(record, kind.id_field)
-            if violations:
+        append = outgoing.append
+        ids = list(map(kind.id_of, records))
+        if kind.deduplicate:
+            fresh = self._recent.claim_each(ids, skip=invalid)
+            claimed = list(compress(ids, fresh))
+        else:
+            fresh = [True] * len(ids)
+            claimed = []
+        topic, headers, key_of = kind.topic, kind.headers, kind.key_of
+        for offset, (record, record_id, new) in enumerate(zip(records, ids, fresh, strict=True)):
+            if invalid and offset in invalid:
+                violations = invalid[offset]
                 first = violations[0]
                 outcome.rejections.append(
                     Rejection(
                         first_index + offset, record_id, first.field, first.rule, first.description
                     )
                 )
-                outgoing.append(_dead_letter(record, kind, violations, self._dead_letter_topic))
+                append(_dead_letter(record, kind, violations, self._dead_letter_topic))
                 continue
-            if kind.deduplicate:
-                if not self._recent.claim(record_id):
-                    outcome.duplicates += 1
-                    continue
-                claimed.append(record_id)
-            outgoing.append(
-                OutgoingRecord(
-                    kind.topic,
-                    record_key(record),
-                    record.SerializeToString(),
-                    record_headers(record),
-                )
-            )
+            if not new:
+                outcome.duplicates += 1
+                continue
+            key = key_of(record)
+            if not key:
+                record_key(record)  # raises, naming the empty key field
+            append((topic, key.encode(), record.SerializeToString(), headers))
         try:
             with PUBLISH_SECONDS.time():
                 await self._publisher.publish(outgoing)

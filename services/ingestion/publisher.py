@@ -5,22 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Producer
 
 from services.mesh.errors import Unavailable
-from services.mesh.kafka.producer import producer_config
+from services.mesh.kafka.producer import Headers, producer_config
 
-
-@dataclass(frozen=True)
-class OutgoingRecord:
-    """One Kafka record: topic, key, value and headers."""
-
-    topic: str
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
+# One Kafka record: topic, key, value and headers. A plain tuple, as there is one per record.
+OutgoingRecord = tuple[str, bytes, bytes, Headers]
 
 
 class _BatchAcks:
@@ -73,25 +65,16 @@ class KafkaPublisher:
             return
         acks = _BatchAcks(asyncio.get_running_loop(), len(records))
         produce = self._producer.produce
+        on_delivery = acks.on_delivery
         # Batches enter the producer whole and in the order they arrived (asyncio.Lock is
         # FIFO), so that records of one key keep their order even when a full buffer makes
         # a batch wait halfway.
         async with self._order:
-            for record in records:
-                while True:
-                    try:
-                        produce(
-                            record.topic,
-                            record.value,
-                            record.key,
-                            headers=record.headers,
-                            on_delivery=acks.on_delivery,
-                        )
-                        break
-                    except BufferError:
-                        # The bounded producer buffer is full: wait for deliveries instead
-                        # of queueing more, which in turn stops reading the client's stream.
-                        await asyncio.sleep(0.002)
+            for topic, key, value, headers in records:
+                try:
+                    produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                except BufferError:
+                    await self._produce_when_room(topic, key, value, headers, on_delivery)
         await acks.done
         if acks.errors:
             first = acks.errors[0]
@@ -101,6 +84,17 @@ class KafkaPublisher:
                 reason="KAFKA_UNAVAILABLE",
                 metadata={"kafka_error": first.name()},
             )
+
+    async def _produce_when_room(self, topic, key, value, headers, on_delivery) -> None:
+        # The bounded producer buffer is full: wait for deliveries instead of queueing more,
+        # which in turn stops reading the client's stream.
+        while True:
+            await asyncio.sleep(0.002)
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                return
+            except BufferError:
+                continue
 
     def close(self, timeout_s: float = 30.0) -> int:
         """Flush what is queued, stop the report thread; returns records left undelivered."""

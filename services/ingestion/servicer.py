@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from google.protobuf.message import Message
 
@@ -87,11 +87,10 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         received = 0
         try:
             async for batch in batches:
-                records: Sequence[Message] = getattr(batch, field)
                 in_flight.append(
-                    asyncio.create_task(self._intake.ingest(records, first_index=received))
+                    asyncio.create_task(self._intake.ingest(batch, field, first_index=received))
                 )
-                received += len(records)
+                received += len(getattr(batch, field))
                 while len(in_flight) >= self._pipeline_depth:
                     total.add(await in_flight.popleft())
             while in_flight:
@@ -111,18 +110,18 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
 
     async def IngestBatch(self, request, context):
         _envelope_limits(request, "transactions", "events")
-        transactions = await self._intake.ingest(request.transactions)
-        events = await self._intake.ingest(request.events)
+        transactions = await self._intake.ingest(request, "transactions")
+        events = await self._intake.ingest(request, "events")
         return ingestion_pb2.IngestBatchResponse(
             transactions=to_summary(transactions), events=to_summary(events)
         )
 
     async def UpsertProducts(self, request, context):
         _envelope_limits(request, "products", at_least=1)
-        outcome = await self._intake.ingest(request.products)
+        outcome = await self._intake.ingest(request, "products")
         return ingestion_pb2.UpsertProductsResponse(summary=to_summary(outcome))
 
     async def UpsertCustomers(self, request, context):
         _envelope_limits(request, "customers", at_least=1)
-        outcome = await self._intake.ingest(request.customers)
+        outcome = await self._intake.ingest(request, "customers")
         return ingestion_pb2.UpsertCustomersResponse(summary=to_summary(outcome))

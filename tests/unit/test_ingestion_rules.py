@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ecap.v1 import common_pb2
-from services.ingestion.checks import Limits, record_violations
+from ecap.v1 import common_pb2, ingestion_pb2
+from services.ingestion.checks import Limits, batch_violations, record_violations
 from services.ingestion.dedup import RecentIds
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -96,6 +96,24 @@ def test_protovalidate_rules_come_first():
     assert _rules(txn)[0] == ("customer_id", "string.min_len")
 
 
+def test_a_batch_is_judged_record_by_record():
+    """One validation call for the batch, the same verdicts as one call per record."""
+    missing = _transaction(customer_id="")
+    future = _transaction()
+    future.occurred_at.FromDatetime(NOW + timedelta(hours=1))
+    both = _transaction(customer_id="", amount__amount_minor=2499)
+    records = [_transaction(), missing, future, both, _transaction()]
+    event = common_pb2.BehaviorEvent(event_id="e 1")  # bad id, no session, no time, no type
+    request = ingestion_pb2.IngestBatchRequest(transactions=records, events=[event, event])
+    expected = {i: record_violations(r, NOW, LIMITS) for i, r in enumerate(records)}
+    assert batch_violations(request, "transactions", NOW, LIMITS) == {
+        i: found for i, found in expected.items() if found
+    }
+    assert batch_violations(request, "events", NOW, LIMITS) == {
+        i: record_violations(event, NOW, LIMITS) for i in (0, 1)
+    }
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -131,3 +149,19 @@ def test_memory_is_bounded_by_max_ids():
     assert len(recent) == 3
     assert recent.claim("a")  # forgotten: the oldest went first
     assert not recent.claim("e")
+
+
+def test_claiming_a_batch_skips_invalid_records_and_repeats():
+    recent = RecentIds(window_s=60, max_ids=10)
+    assert recent.claim("a")
+    recent.confirm(["a"])
+    assert recent.claim_each(["a", "b", "c", "b", "d"], skip={2}) == [
+        False,  # confirmed before
+        True,
+        False,  # skipped: never claimed
+        False,  # the batch's own repeat
+        True,
+    ]
+    assert recent.claim("c")
+    recent.release(["b"])
+    assert recent.claim_each(["b", "d"]) == [True, False]
