@@ -18,9 +18,19 @@ $(UV):
 	python3 -m venv .cache/tools
 	.cache/tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-.venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+# requirements.lock pins every package with its hashes (exported from uv's resolution by
+# `make lock`); it records no download addresses, unlike uv.lock, which stays local.
+.venv/.synced: pyproject.toml requirements.lock | $(UV)
+	test -x .venv/bin/python || $(UV) venv --quiet --python 3.11 .venv
+	$(UV) pip sync --quiet --python .venv/bin/python --require-hashes requirements.lock
+	$(UV) pip install --quiet --python .venv/bin/python --no-deps -e .
 	@touch $@
+
+.PHONY: lock
+lock: | $(UV) ## re-resolve pyproject.toml's dependencies into requirements.lock
+	$(UV) lock
+	$(UV) export --frozen --quiet --format requirements-txt --no-emit-project --all-groups \
+	  --no-header -o requirements.lock
 
 .PHONY: setup
 setup: .venv/.synced ## install the locked Python environment (uv)
