@@ -66,6 +66,27 @@ class ReasonSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_SOURCE_RULE: _ClassVar[ReasonSource]
     REASON_SOURCE_MODEL: _ClassVar[ReasonSource]
     REASON_SOURCE_SYSTEM: _ClassVar[ReasonSource]
+
+class CaseOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CASE_OUTCOME_UNSPECIFIED: _ClassVar[CaseOutcome]
+    CASE_OUTCOME_CONFIRMED_FRAUD: _ClassVar[CaseOutcome]
+    CASE_OUTCOME_FALSE_POSITIVE: _ClassVar[CaseOutcome]
+    CASE_OUTCOME_INCONCLUSIVE: _ClassVar[CaseOutcome]
+
+class CaseAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CASE_ACTION_UNSPECIFIED: _ClassVar[CaseAction]
+    CASE_ACTION_CREATED: _ClassVar[CaseAction]
+    CASE_ACTION_UPDATED: _ClassVar[CaseAction]
+    CASE_ACTION_CLAIMED: _ClassVar[CaseAction]
+    CASE_ACTION_ASSIGNED: _ClassVar[CaseAction]
+    CASE_ACTION_ESCALATED: _ClassVar[CaseAction]
+    CASE_ACTION_NOTE_ADDED: _ClassVar[CaseAction]
+    CASE_ACTION_EVIDENCE_ADDED: _ClassVar[CaseAction]
+    CASE_ACTION_RESOLVED: _ClassVar[CaseAction]
+    CASE_ACTION_REOPENED: _ClassVar[CaseAction]
+    CASE_ACTION_ALERT_ATTACHED: _ClassVar[CaseAction]
 DEVICE_TYPE_UNSPECIFIED: DeviceType
 DEVICE_TYPE_DESKTOP: DeviceType
 DEVICE_TYPE_MOBILE: DeviceType
@@ -103,6 +124,21 @@ REASON_SOURCE_UNSPECIFIED: ReasonSource
 REASON_SOURCE_RULE: ReasonSource
 REASON_SOURCE_MODEL: ReasonSource
 REASON_SOURCE_SYSTEM: ReasonSource
+CASE_OUTCOME_UNSPECIFIED: CaseOutcome
+CASE_OUTCOME_CONFIRMED_FRAUD: CaseOutcome
+CASE_OUTCOME_FALSE_POSITIVE: CaseOutcome
+CASE_OUTCOME_INCONCLUSIVE: CaseOutcome
+CASE_ACTION_UNSPECIFIED: CaseAction
+CASE_ACTION_CREATED: CaseAction
+CASE_ACTION_UPDATED: CaseAction
+CASE_ACTION_CLAIMED: CaseAction
+CASE_ACTION_ASSIGNED: CaseAction
+CASE_ACTION_ESCALATED: CaseAction
+CASE_ACTION_NOTE_ADDED: CaseAction
+CASE_ACTION_EVIDENCE_ADDED: CaseAction
+CASE_ACTION_RESOLVED: CaseAction
+CASE_ACTION_REOPENED: CaseAction
+CASE_ACTION_ALERT_ATTACHED: CaseAction
 
 class Money(_message.Message):
     __slots__ = ("amount_minor", "currency")
@@ -283,7 +319,14 @@ class DecisionReason(_message.Message):
     def __init__(self, code: _Optional[str] = ..., description: _Optional[str] = ..., source: _Optional[_Union[ReasonSource, str]] = ..., contribution: _Optional[float] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("decision_id", "transaction_id", "customer_id", "outcome", "risk_score", "reasons", "model_tag", "rules_version", "degraded", "latency", "decided_at", "amount")
+    __slots__ = ("decision_id", "transaction_id", "customer_id", "outcome", "risk_score", "reasons", "model_tag", "rules_version", "degraded", "latency", "decided_at", "amount", "merchant_id", "features")
+    class FeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -296,6 +339,8 @@ class Decision(_message.Message):
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_ID_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     transaction_id: str
     customer_id: str
@@ -308,4 +353,40 @@ class Decision(_message.Message):
     latency: _duration_pb2.Duration
     decided_at: _timestamp_pb2.Timestamp
     amount: Money
-    def __init__(self, decision_id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., outcome: _Optional[_Union[DecisionOutcome, str]] = ..., risk_score: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., model_tag: _Optional[str] = ..., rules_version: _Optional[str] = ..., degraded: _Optional[bool] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+    merchant_id: str
+    features: _containers.ScalarMap[str, float]
+    def __init__(self, decision_id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., outcome: _Optional[_Union[DecisionOutcome, str]] = ..., risk_score: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., model_tag: _Optional[str] = ..., rules_version: _Optional[str] = ..., degraded: _Optional[bool] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount: _Optional[_Union[Money, _Mapping]] = ..., merchant_id: _Optional[str] = ..., features: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class FraudAlert(_message.Message):
+    __slots__ = ("alert_id", "decision", "transaction", "raised_at")
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    RAISED_AT_FIELD_NUMBER: _ClassVar[int]
+    alert_id: str
+    decision: Decision
+    transaction: Transaction
+    raised_at: _timestamp_pb2.Timestamp
+    def __init__(self, alert_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., transaction: _Optional[_Union[Transaction, _Mapping]] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CaseEvent(_message.Message):
+    __slots__ = ("event_id", "case_id", "action", "actor", "occurred_at", "transaction_ids", "customer_id", "outcome", "note")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    case_id: str
+    action: CaseAction
+    actor: str
+    occurred_at: _timestamp_pb2.Timestamp
+    transaction_ids: _containers.RepeatedScalarFieldContainer[str]
+    customer_id: str
+    outcome: CaseOutcome
+    note: str
+    def __init__(self, event_id: _Optional[str] = ..., case_id: _Optional[str] = ..., action: _Optional[_Union[CaseAction, str]] = ..., actor: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transaction_ids: _Optional[_Iterable[str]] = ..., customer_id: _Optional[str] = ..., outcome: _Optional[_Union[CaseOutcome, str]] = ..., note: _Optional[str] = ...) -> None: ...
