@@ -36,6 +36,12 @@ class IngestionSettings(ServerSettings):
     pipeline_depth: int = Field(
         default=4, ge=1, le=64, description="batches of one stream awaiting Kafka at once"
     )
+    validation_workers: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="processes that parse and validate stream batches (0: the event loop does)",
+    )
     topic_transactions: str = "transactions"
     topic_events: str = "user-events"
     topic_reference: str = "product-updates"

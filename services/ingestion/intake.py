@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import compress
-from operator import attrgetter
 
 from google.protobuf.message import Message
 from prometheus_client import Counter, Histogram
 
 from ecap.v1 import common_pb2
-from services.ingestion.checks import Limits, batch_violations
+from services.ingestion.checks import Limits
 from services.ingestion.config import IngestionSettings
 from services.ingestion.dedup import RecentIds
+from services.ingestion.judge import Judged, JudgePool, judge_records
 from services.ingestion.publisher import KafkaPublisher, OutgoingRecord
 from services.mesh.errors import FieldViolation
-from services.mesh.kafka.producer import KEY_FIELDS, Headers, record_headers, record_key
+from services.mesh.kafka.producer import Headers, record_headers
 
 RECORDS = Counter(
     "ecap_ingestion_records_total",
@@ -33,28 +35,20 @@ PUBLISH_SECONDS = Histogram(
 
 @dataclass(frozen=True)
 class RecordKind:
-    """How one message type is ingested: its topic, record key and the id that deduplicates it."""
+    """How one message type is ingested: its topic, its headers, and whether it is deduplicated.
+
+    Its id and key fields are `judge.ID_FIELDS` and the Kafka module's `KEY_FIELDS`.
+    """
 
     name: str
     topic: str
-    id_of: Callable[[Message], str]
-    key_of: Callable[[Message], str]
     headers: Headers
     deduplicate: bool
 
     @classmethod
-    def of(
-        cls, name: str, topic: str, message_type: type[Message], id_field: str, deduplicate: bool
-    ) -> RecordKind:
-        """The kind of `message_type`; its key field and headers as the Kafka module declares."""
-        return cls(
-            name,
-            topic,
-            attrgetter(id_field),
-            attrgetter(KEY_FIELDS[message_type.DESCRIPTOR.full_name]),
-            record_headers(message_type()),
-            deduplicate,
-        )
+    def of(cls, name: str, topic: str, message_type: type[Message], deduplicate: bool):
+        """The kind of `message_type`, with the headers the Kafka module declares for it."""
+        return cls(name, topic, record_headers(message_type()), deduplicate)
 
 
 @dataclass(frozen=True)
@@ -79,24 +73,28 @@ class Outcome:
     rejections: list[Rejection] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
-        """Fold another batch's outcome into this one."""
+        """Fold the next batch's outcome into this one: its record indices continue ours."""
+        shift = self.received
         self.received += other.received
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected += other.rejected
-        self.rejections.extend(other.rejections)
+        self.rejections.extend(
+            replace(rejection, index=rejection.index + shift) for rejection in other.rejections
+        )
 
 
-def _dead_letter(record: Message, kind: RecordKind, violations: list[FieldViolation], topic: str):
+def _dead_letter(
+    kind: RecordKind, record_id: str, value: bytes, violations: list[FieldViolation], topic: str
+) -> OutgoingRecord:
     first = violations[0]
     reason = "; ".join(f"{v.field}: {v.rule}: {v.description}" for v in violations)
-    record_id = kind.id_of(record)
     return (
         topic,
-        record_id.encode() if record_id else b"",
-        record.SerializeToString(),
+        record_id.encode(),
+        value,
         [
-            *record_headers(record),
+            *kind.headers,
             ("source_topic", kind.topic.encode()),
             ("reason", reason.encode()),
             ("rule", first.rule.encode()),
@@ -113,9 +111,11 @@ class Intake:
         settings: IngestionSettings,
         publisher: KafkaPublisher,
         recent: RecentIds,
+        pool: JudgePool | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._publisher = publisher
+        self._pool = pool or JudgePool(workers=0)
         self._recent = recent
         self._now = now
         self._dead_letter_topic = settings.topic_dead_letter
@@ -125,74 +125,119 @@ class Intake:
             non_money_currencies=settings.non_money_currencies,
         )
         self.kinds = {
-            kind_type.DESCRIPTOR.full_name: RecordKind.of(name, topic, kind_type, id_field, dedup)
-            for name, topic, kind_type, id_field, dedup in (
-                (
-                    "transaction",
-                    settings.topic_transactions,
-                    common_pb2.Transaction,
-                    "transaction_id",
-                    True,
-                ),
-                ("event", settings.topic_events, common_pb2.BehaviorEvent, "event_id", True),
+            kind_type.DESCRIPTOR.full_name: RecordKind.of(name, topic, kind_type, dedup)
+            for name, topic, kind_type, dedup in (
+                ("transaction", settings.topic_transactions, common_pb2.Transaction, True),
+                ("event", settings.topic_events, common_pb2.BehaviorEvent, True),
                 # Upserts are state, not events: a second price change is news, not a duplicate.
-                ("product", settings.topic_reference, common_pb2.Product, "product_id", False),
-                ("customer", settings.topic_reference, common_pb2.Customer, "customer_id", False),
+                ("product", settings.topic_reference, common_pb2.Product, False),
+                ("customer", settings.topic_reference, common_pb2.Customer, False),
             )
         }
 
-    async def ingest(self, request: Message, field: str, first_index: int = 0) -> Outcome:
-        """Validate, deduplicate and publish the records of `request.<field>`.
+    async def ingest(self, request: Message, field: str) -> Outcome:
+        """Validate, deduplicate and publish the records of `request.<field>`, here and now.
 
-        Counts only what Kafka acknowledged; `first_index` is the position of the first
-        record in the stream, for the rejections' indices.
+        For unary requests; streams go through `ingest_payload`. Counts only what Kafka
+        acknowledged.
         """
-        records = getattr(request, field)
-        outcome = Outcome(received=len(records))
-        if not records:
-            return outcome
-        kind = self.kinds[records[0].DESCRIPTOR.full_name]
-        invalid = batch_violations(request, field, self._now(), self._limits)
-        outgoing: list[OutgoingRecord] = []
-        append = outgoing.append
-        ids = list(map(kind.id_of, records))
-        if kind.deduplicate:
-            fresh = self._recent.claim_each(ids, skip=invalid)
-            claimed = list(compress(ids, fresh))
-        else:
-            fresh = [True] * len(ids)
-            claimed = []
-        topic, headers, key_of = kind.topic, kind.headers, kind.key_of
-        for offset, (record, record_id, new) in enumerate(zip(records, ids, fresh, strict=True)):
-            if invalid and offset in invalid:
-                violations = invalid[offset]
-                first = violations[0]
-                outcome.rejections.append(
-                    Rejection(
-                        first_index + offset, record_id, first.field, first.rule, first.description
-                    )
-                )
-                append(_dead_letter(record, kind, violations, self._dead_letter_topic))
-                continue
-            if not new:
-                outcome.duplicates += 1
-                continue
-            key = key_of(record)
-            if not key:
-                record_key(record)  # raises, naming the empty key field
-            append((topic, key.encode(), record.SerializeToString(), headers))
+        judged = judge_records(request, field, self._now(), self._limits)
+        return await self._publish(judged, None, None)
+
+    async def ingest_payload(
+        self,
+        payload: bytes,
+        request_type: str,
+        field: str,
+        after: asyncio.Future[None] | None,
+        enqueued: asyncio.Future[None],
+    ) -> Outcome:
+        """`ingest` for one serialised message of a stream, judged by a worker process.
+
+        Rejection indices count from the batch's first record (`Outcome.add` shifts them to
+        stream positions). Batches are judged concurrently but enter Kafka in stream order:
+        this one waits for `after` (the previous batch entered the producer) and then
+        resolves `enqueued` for the next.
+        """
         try:
-            with PUBLISH_SECONDS.time():
-                await self._publisher.publish(outgoing)
+            judged = await self._pool.judge(payload, request_type, field, self._now(), self._limits)
+        except BaseException:
+            _resolve(enqueued)
+            raise
+        return await self._publish(judged, after, enqueued)
+
+    async def _publish(
+        self,
+        judged: Judged,
+        after: asyncio.Future[None] | None,
+        enqueued: asyncio.Future[None] | None,
+    ) -> Outcome:
+        ids = judged.ids
+        outcome = Outcome(received=len(ids))
+        if not ids:
+            if enqueued is not None:
+                _resolve(enqueued)
+            return outcome
+        kind = self.kinds[judged.message_name]
+        invalid = judged.invalid
+        claimed: list[str] = []
+        try:
+            if after is not None:
+                await after
+            if kind.deduplicate:
+                fresh = self._recent.claim_each(ids, skip=invalid)
+                claimed = list(compress(ids, fresh))
+            else:
+                fresh = [True] * len(ids)
+            outgoing: list[OutgoingRecord] = []
+            append = outgoing.append
+            topic, headers = kind.topic, kind.headers
+            rows = zip(ids, judged.keys, judged.values, fresh, strict=True)
+            for offset, (record_id, key, value, new) in enumerate(rows):
+                if invalid and offset in invalid:
+                    violations = invalid[offset]
+                    first = violations[0]
+                    outcome.rejections.append(
+                        Rejection(
+                            offset,
+                            record_id,
+                            first.field,
+                            first.rule,
+                            first.description,
+                        )
+                    )
+                    append(
+                        _dead_letter(kind, record_id, value, violations, self._dead_letter_topic)
+                    )
+                elif not new:
+                    outcome.duplicates += 1
+                else:
+                    append((topic, key, value, headers))
+            started = time.perf_counter()
+            acks = await self._publisher.enqueue(outgoing)
         except BaseException:
             self._recent.release(claimed)
             raise
+        finally:
+            if enqueued is not None:
+                _resolve(enqueued)
+        try:
+            await self._publisher.acknowledged(acks)
+        except BaseException:
+            self._recent.release(claimed)
+            raise
+        PUBLISH_SECONDS.observe(time.perf_counter() - started)
         self._recent.confirm(claimed)
         outcome.rejected = len(outcome.rejections)
-        outcome.accepted = len(records) - outcome.rejected - outcome.duplicates
+        outcome.accepted = len(ids) - outcome.rejected - outcome.duplicates
         RECORDS.labels(kind.name, "accepted", "").inc(outcome.accepted)
         if outcome.duplicates:
             RECORDS.labels(kind.name, "duplicate", "").inc(outcome.duplicates)
         for rejection in outcome.rejections:
             RECORDS.labels(kind.name, "rejected", rejection.rule).inc()
         return outcome
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -15,11 +15,12 @@ from services.mesh.kafka.producer import Headers, producer_config
 OutgoingRecord = tuple[str, bytes, bytes, Headers]
 
 
-class _BatchAcks:
+class BatchAcks:
     """Counts one batch's delivery reports; resolves an asyncio future when all are in."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
         self.loop = loop
+        self.expected = expected
         self.remaining = expected
         self.errors: list[KafkaError] = []
         self.done: asyncio.Future[None] = loop.create_future()
@@ -61,9 +62,14 @@ class KafkaPublisher:
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Produce `records`; return when Kafka acknowledged all, raise Unavailable otherwise."""
+        await self.acknowledged(await self.enqueue(records))
+
+    async def enqueue(self, records: Sequence[OutgoingRecord]) -> BatchAcks:
+        """Hand `records` to the producer, in order; `acknowledged` then waits for Kafka."""
+        acks = BatchAcks(asyncio.get_running_loop(), len(records))
         if not records:
-            return
-        acks = _BatchAcks(asyncio.get_running_loop(), len(records))
+            acks.done.set_result(None)
+            return acks
         produce = self._producer.produce
         on_delivery = acks.on_delivery
         # Batches enter the producer whole and in the order they arrived (asyncio.Lock is
@@ -75,11 +81,15 @@ class KafkaPublisher:
                     produce(topic, value, key, headers=headers, on_delivery=on_delivery)
                 except BufferError:
                     await self._produce_when_room(topic, key, value, headers, on_delivery)
+        return acks
+
+    async def acknowledged(self, acks: BatchAcks) -> None:
+        """Wait until Kafka acknowledged a whole enqueued batch; Unavailable if it did not."""
         await acks.done
         if acks.errors:
             first = acks.errors[0]
             raise Unavailable(
-                f"Kafka did not acknowledge {len(acks.errors)} of {len(records)} records "
+                f"Kafka did not acknowledge {len(acks.errors)} of {acks.expected} records "
                 f"({first.str()}); nothing of this batch counts as accepted, resend it",
                 reason="KAFKA_UNAVAILABLE",
                 metadata={"kafka_error": first.name()},

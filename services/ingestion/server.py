@@ -2,16 +2,17 @@
 
 import sys
 
-from ecap.v1 import ingestion_pb2_grpc
 from services.ingestion.config import IngestionSettings
 from services.ingestion.dedup import RecentIds
 from services.ingestion.intake import Intake
+from services.ingestion.judge import JudgePool
 from services.ingestion.publisher import KafkaPublisher
 from services.ingestion.servicer import (
     RECORD_LEVEL_VALIDATION,
     ROLES,
     SERVICE_NAME,
     IngestionServicer,
+    add_to_server,
 )
 from services.mesh.kafka.config import KafkaSettings
 from services.mesh.server import ServiceSpec, serve
@@ -29,21 +30,22 @@ def build_spec(
         queue_kbytes=settings.producer_queue_kbytes,
     )
     recent = RecentIds(settings.dedup_window_s, settings.dedup_max_ids)
+    pool = JudgePool(settings.validation_workers)
     servicer = IngestionServicer(
-        Intake(settings, publisher, recent), pipeline_depth=settings.pipeline_depth
+        Intake(settings, publisher, recent, pool), pipeline_depth=settings.pipeline_depth
     )
 
     async def flush_producer() -> None:
         publisher.close()
+        pool.close()
 
     return ServiceSpec(
         name="ingestion",
         service_names=[SERVICE_NAME],
-        register=lambda server: ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(
-            servicer, server
-        ),
+        register=lambda server: add_to_server(servicer, server),
         role_table=ROLES,
         record_level_validation=RECORD_LEVEL_VALIDATION,
+        on_start=[pool.start],
         on_shutdown=[flush_producer],
     )
 

@@ -6,6 +6,8 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 
+import grpc
+from google.protobuf import message_factory
 from google.protobuf.message import Message
 
 from ecap.v1 import ingestion_pb2, ingestion_pb2_grpc
@@ -14,6 +16,8 @@ from services.mesh.auth import Role, RoleTable, roles
 from services.mesh.errors import FieldViolation, InvalidArgument
 
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
+TRANSACTIONS_REQUEST = ingestion_pb2.IngestTransactionsRequest.DESCRIPTOR.full_name
+EVENTS_REQUEST = ingestion_pb2.IngestEventsRequest.DESCRIPTOR.full_name
 _PREFIX = f"/{SERVICE_NAME}/"
 
 # Which roles may call which RPC (admin may call all).
@@ -79,18 +83,25 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         self._intake = intake
         self._pipeline_depth = pipeline_depth
 
-    async def _stream(self, batches: AsyncIterator[Message], field: str) -> Outcome:
-        # Up to `pipeline_depth` batches wait for Kafka's acknowledgement at once, so reading
-        # and validating the next batch overlaps the broker round trip of the previous ones.
+    async def _stream(self, payloads: AsyncIterator[bytes], request_type: str, field: str):
+        # Stream messages arrive as bytes (see `stream_handlers`); worker processes parse and
+        # judge up to `pipeline_depth` of them at once, which also overlaps the broker round
+        # trips, while `ingest_payload` keeps the batches' order into Kafka.
+        loop = asyncio.get_running_loop()
         in_flight: deque[asyncio.Task[Outcome]] = deque()
         total = Outcome()
-        received = 0
+        previous: asyncio.Future[None] | None = None
         try:
-            async for batch in batches:
+            async for payload in payloads:
+                enqueued = loop.create_future()
                 in_flight.append(
-                    asyncio.create_task(self._intake.ingest(batch, field, first_index=received))
+                    asyncio.create_task(
+                        self._intake.ingest_payload(
+                            payload, request_type, field, previous, enqueued
+                        )
+                    )
                 )
-                received += len(getattr(batch, field))
+                previous = enqueued
                 while len(in_flight) >= self._pipeline_depth:
                     total.add(await in_flight.popleft())
             while in_flight:
@@ -103,10 +114,12 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         return total
 
     async def IngestTransactions(self, request_iterator, context):
-        return to_summary(await self._stream(request_iterator, "transactions"))
+        return to_summary(
+            await self._stream(request_iterator, TRANSACTIONS_REQUEST, "transactions")
+        )
 
     async def IngestEvents(self, request_iterator, context):
-        return to_summary(await self._stream(request_iterator, "events"))
+        return to_summary(await self._stream(request_iterator, EVENTS_REQUEST, "events"))
 
     async def IngestBatch(self, request, context):
         _envelope_limits(request, "transactions", "events")
@@ -125,3 +138,28 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         _envelope_limits(request, "customers", at_least=1)
         outcome = await self._intake.ingest(request, "customers")
         return ingestion_pb2.UpsertCustomersResponse(summary=to_summary(outcome))
+
+
+def add_to_server(servicer: IngestionServicer, server) -> None:
+    """Register the handlers, as the generated code does, except for the two streams.
+
+    Their messages are handed over as the bytes that arrived: a worker process parses and
+    judges them (`judge.JudgePool`), so the event loop never spends time decoding them.
+    """
+    methods = {}
+    for method in ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].methods:
+        handler = getattr(servicer, method.name)
+        request = message_factory.GetMessageClass(method.input_type)
+        response = message_factory.GetMessageClass(method.output_type)
+        if method.client_streaming:
+            methods[method.name] = grpc.stream_unary_rpc_method_handler(
+                handler, request_deserializer=None, response_serializer=response.SerializeToString
+            )
+        else:
+            methods[method.name] = grpc.unary_unary_rpc_method_handler(
+                handler,
+                request_deserializer=request.FromString,
+                response_serializer=response.SerializeToString,
+            )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, methods),))
+    server.add_registered_method_handlers(SERVICE_NAME, methods)
