@@ -9,7 +9,10 @@ of queueing behind one interpreter lock. The verdicts are the same wherever it r
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ from services.mesh.kafka.producer import KEY_FIELDS
 from services.mesh.screening import screen_for
 
 log = structlog.get_logger("ecap.ingestion")
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # The record types ingestion takes, with the field that identifies a record for dedup.
 ID_FIELDS = {
@@ -75,6 +80,15 @@ def judge_payload(
     return judge_records(STREAM_REQUESTS[request_type].FromString(payload), field, now, limits)
 
 
+def _init_worker() -> None:
+    # Ctrl-C reaches the whole process group; the server decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        # And when the server dies without closing the pool (SIGKILL), its workers die too.
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _warm_up()
+
+
 def _warm_up() -> None:
     # Compile the screens before the first batch arrives rather than during it.
     for name in ID_FIELDS:
@@ -93,7 +107,7 @@ class JudgePool:
         return ProcessPoolExecutor(
             self._workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_warm_up,
+            initializer=_init_worker,
         )
 
     @property
