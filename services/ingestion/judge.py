@@ -134,6 +134,11 @@ class JudgePool:
                 reason="WORKER_RESTARTED",
             ) from exc
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (empty before `start` or with no workers)."""
+        executor = self._executor
+        return [] if executor is None else list(executor._processes)
+
     async def start(self) -> None:
         """Start every worker now (and compile its screens), not on the first batches."""
         if self._executor is not None:

@@ -19,7 +19,9 @@ from services.mesh.server import ServiceSpec, serve
 
 
 def build_spec(
-    settings: IngestionSettings | None = None, kafka: KafkaSettings | None = None
+    settings: IngestionSettings | None = None,
+    kafka: KafkaSettings | None = None,
+    pool: JudgePool | None = None,
 ) -> ServiceSpec:
     """The ingestion service as the mesh runs it: Kafka publisher, dedup window, handlers."""
     settings = settings or IngestionSettings()
@@ -30,7 +32,7 @@ def build_spec(
         queue_kbytes=settings.producer_queue_kbytes,
     )
     recent = RecentIds(settings.dedup_window_s, settings.dedup_max_ids)
-    pool = JudgePool(settings.validation_workers)
+    pool = pool or JudgePool(settings.validation_workers)
     servicer = IngestionServicer(
         Intake(settings, publisher, recent, pool), pipeline_depth=settings.pipeline_depth
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import os
 import random
+import signal
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ from confluent_kafka import Consumer
 
 from ecap.v1 import common_pb2, ingestion_pb2, ingestion_pb2_grpc
 from services.ingestion.config import IngestionSettings
+from services.ingestion.judge import JudgePool
 from services.ingestion.server import build_spec
 from services.mesh import client as mesh_client
 from services.mesh.errors import details_of
@@ -250,6 +253,62 @@ def test_broker_outage_fails_the_stream_unavailable_and_a_resend_completes_exact
     ids = Counter(common_pb2.Transaction.FromString(r.value()).transaction_id for r in landed)
     assert set(ids) == {t.transaction_id for t in transactions}
     assert max(ids.values()) == 1, [i for i, c in ids.items() if c > 1][:5]
+
+
+def test_a_dead_validation_worker_fails_the_stream_unavailable_and_a_resend_completes(
+    kafka_bootstrap, topics, auth_settings, mint
+):
+    settings = IngestionSettings(
+        port=0,
+        metrics_enabled=False,
+        grace_period_s=1,
+        validation_workers=1,
+        topic_transactions=topics["transactions"],
+        topic_dead_letter=topics["dead-letter"],
+    )
+    pool = JudgePool(settings.validation_workers)
+    spec = build_spec(settings, KafkaSettings(bootstrap=kafka_bootstrap), pool=pool)
+    token = mint("service", sub="checkout")
+    transactions = make_transactions(6_000, seed=34)
+    with running_server(spec, auth_settings, settings) as server:
+
+        async def stream_with_dying_worker():
+            async with mesh_client.connect(server.address, token=token, deadline_s=120) as chan:
+                stub = ingestion_pb2_grpc.IngestionServiceStub(chan)
+
+                async def batches():
+                    for n, start in enumerate(range(0, len(transactions), BATCH)):
+                        if n == 5:
+                            await asyncio.sleep(1)  # let the first batches be acknowledged
+                            for pid in pool.worker_pids():
+                                os.kill(pid, signal.SIGKILL)
+                        yield ingestion_pb2.IngestTransactionsRequest(
+                            transactions=transactions[start : start + BATCH]
+                        )
+
+                return await stub.IngestTransactions(batches())
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            run_async(stream_with_dying_worker(), timeout_s=180)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert details_of(caught.value)["reason"] == "WORKER_RESTARTED"
+
+        # A new worker took over: the resend is judged, what was acknowledged is a duplicate.
+        summary = _stream(
+            token,
+            server.address,
+            "IngestTransactions",
+            "transactions",
+            transactions,
+            ingestion_pb2.IngestTransactionsRequest,
+        )
+    assert summary.rejected == 0
+    assert summary.accepted + summary.duplicates == len(transactions)
+    assert summary.duplicates >= 4 * BATCH
+    landed = consume_all(kafka_bootstrap, topics["transactions"], len(transactions))
+    ids = Counter(common_pb2.Transaction.FromString(r.value()).transaction_id for r in landed)
+    assert set(ids) == {t.transaction_id for t in transactions}
+    assert max(ids.values()) == 1
 
 
 def test_bad_input_over_the_wire_gets_a_readable_error_and_the_service_keeps_serving(
