@@ -37,7 +37,7 @@ class IngestionSettings(ServerSettings):
         default=4, ge=1, le=64, description="batches of one stream awaiting Kafka at once"
     )
     validation_workers: int = Field(
-        default=2,
+        default=1,
         ge=0,
         le=64,
         description="processes that parse and validate stream batches (0: the event loop does)",
