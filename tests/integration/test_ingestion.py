@@ -205,30 +205,37 @@ def test_simulator_events_land_exactly_once_and_invalid_ones_in_dead_letter(
     assert all(dict(r.headers())["reason"] for r in dead)
 
 
+async def _interrupted_stream(address, token, transactions, interrupt):
+    """Stream `transactions`, running `interrupt` once the first five batches were acknowledged."""
+    async with mesh_client.connect(address, token=token, deadline_s=120) as chan:
+        stub = ingestion_pb2_grpc.IngestionServiceStub(chan)
+
+        async def batches():
+            for n, start in enumerate(range(0, len(transactions), BATCH)):
+                if n == 5:
+                    await asyncio.sleep(1)  # let the first batches be acknowledged
+                    await interrupt()
+                yield ingestion_pb2.IngestTransactionsRequest(
+                    transactions=transactions[start : start + BATCH]
+                )
+
+        return await stub.IngestTransactions(batches())
+
+
 def test_broker_outage_fails_the_stream_unavailable_and_a_resend_completes_exactly_once(
     ingestion, topics, kafka_broker, mint
 ):
     token = mint("service", sub="checkout")
     transactions = make_transactions(6_000, seed=33)
 
-    async def stream_with_outage():
-        async with mesh_client.connect(ingestion.address, token=token, deadline_s=120) as chan:
-            stub = ingestion_pb2_grpc.IngestionServiceStub(chan)
-
-            async def batches():
-                for n, start in enumerate(range(0, len(transactions), BATCH)):
-                    if n == 5:
-                        await asyncio.sleep(1)  # let the first batches be acknowledged
-                        await asyncio.to_thread(kafka_broker.stop)
-                    yield ingestion_pb2.IngestTransactionsRequest(
-                        transactions=transactions[start : start + BATCH]
-                    )
-
-            return await stub.IngestTransactions(batches())
+    async def outage():
+        await asyncio.to_thread(kafka_broker.stop)
 
     try:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            run_async(stream_with_outage(), timeout_s=180)
+            run_async(
+                _interrupted_stream(ingestion.address, token, transactions, outage), timeout_s=180
+            )
     finally:
         kafka_broker.start()
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
@@ -272,24 +279,15 @@ def test_a_dead_validation_worker_fails_the_stream_unavailable_and_a_resend_comp
     transactions = make_transactions(6_000, seed=34)
     with running_server(spec, auth_settings, settings) as server:
 
-        async def stream_with_dying_worker():
-            async with mesh_client.connect(server.address, token=token, deadline_s=120) as chan:
-                stub = ingestion_pb2_grpc.IngestionServiceStub(chan)
-
-                async def batches():
-                    for n, start in enumerate(range(0, len(transactions), BATCH)):
-                        if n == 5:
-                            await asyncio.sleep(1)  # let the first batches be acknowledged
-                            for pid in pool.worker_pids():
-                                os.kill(pid, signal.SIGKILL)
-                        yield ingestion_pb2.IngestTransactionsRequest(
-                            transactions=transactions[start : start + BATCH]
-                        )
-
-                return await stub.IngestTransactions(batches())
+        async def kill_workers():
+            for pid in pool.worker_pids():
+                os.kill(pid, signal.SIGKILL)
 
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            run_async(stream_with_dying_worker(), timeout_s=180)
+            run_async(
+                _interrupted_stream(server.address, token, transactions, kill_workers),
+                timeout_s=180,
+            )
         assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
         assert details_of(caught.value)["reason"] == "WORKER_RESTARTED"
 
