@@ -48,6 +48,9 @@ class TableSpec:
     # The columns that identify a row: what MERGE matches on and what must be unique.
     key: tuple[str, ...] = ()
     retention_days: int = 30
+    # The date or timestamp column retention judges age by; default the first date partition
+    # column. A table with neither (latest-state tables) keeps every row.
+    retention_column: str | None = None
     filled_by: str | None = None
     # The Kafka topic a bronze table copies.
     topic: str | None = None
@@ -63,11 +66,27 @@ class TableSpec:
                 raise ValueError(f"table {self.name}: {role} column(s) {missing} not declared")
         if self.retention_days < 1:
             raise ValueError(f"table {self.name}: retention_days must be at least 1")
+        if self.retention_column is not None and self.columns.get(self.retention_column) not in (
+            "date",
+            "timestamp",
+        ):
+            raise ValueError(
+                f"table {self.name}: retention_column {self.retention_column!r} must be a "
+                "declared date or timestamp column"
+            )
 
     @property
     def column_names(self) -> list[str]:
         """The columns in declaration order."""
         return list(self.columns)
+
+    @property
+    def retention_by(self) -> str | None:
+        """The column whose age decides when a row is deleted (None: rows are kept)."""
+        if self.retention_column is not None:
+            return self.retention_column
+        dates = [column for column in self.partition_by if self.columns[column] == "date"]
+        return dates[0] if dates else None
 
     @property
     def relative_path(self) -> str:
@@ -161,6 +180,17 @@ _LOCATION = {
     "longitude": "double",
 }
 
+# The customer's profile on a transaction, as it was at the time of the transaction.
+_CUSTOMER_AS_OF = {
+    "customer_country": "string",
+    "customer_city": "string",
+    "customer_signed_up_at": "timestamp",
+    "customer_acquisition_channel": "string",
+    "customer_version_from": "timestamp",
+}
+# The `kpi_minute.category` of the rows that cover whole orders, every category together.
+ALL_CATEGORIES = "*"
+
 BRONZE_COLUMNS: Mapping[str, str] = MappingProxyType(
     {
         "key": "binary",
@@ -195,13 +225,91 @@ def _bronze(topic: str, message: str, retention_days: int, filled: bool) -> Tabl
     )
 
 
+# Data-quality tables (spark/quality.py, spark/streaming/volume.py): written by the silver
+# streams' micro-batches next to their own tables, and shown by the dashboards.
+QUALITY_TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        name="quality_metrics",
+        layer="gold",
+        columns={
+            "source_table": "string",
+            "batch_id": "bigint",
+            "metric": "string",
+            "subject": "string",
+            "value": "double",
+            "value_text": "string",
+            "recorded_at": "timestamp",
+            "recorded_date": "date",
+        },
+        description="Data-quality metrics of every silver micro-batch, one row per metric: "
+        "rows_checked, rows_quarantined, rows_warned, rule_failed (per rule), null_rate, "
+        "distinct_count, min and max (per profiled column; spark.quality.PROFILES).",
+        partition_by=("recorded_date",),
+        key=("source_table", "batch_id", "metric", "subject"),
+        retention_days=400,
+        column_docs={
+            "subject": "the rule (rule_failed) or column the metric is about; null for row counts",
+            "value": "the number; min and max of timestamps as epoch seconds",
+            "value_text": "min and max as text (strings, ISO timestamps)",
+        },
+    ),
+    TableSpec(
+        name="topic_volume_minute",
+        layer="gold",
+        columns={
+            "topic": "string",
+            "minute": "timestamp",
+            "records": "bigint",
+            "complete": "boolean",
+            "baseline_days": "int",
+            "baseline_mean": "double",
+            "baseline_std": "double",
+            "z_score": "double",
+            "outside_band": "boolean",
+            "minute_date": "date",
+        },
+        description="Records per Kafka topic and minute (of the Kafka timestamp, from bronze), "
+        "with the z-score against the same hour of the previous days once the minute is over.",
+        partition_by=("topic", "minute_date"),
+        key=("minute_date", "topic", "minute"),
+        retention_days=400,
+        column_docs={
+            "complete": "the stream has seen records after the minute ended",
+            "baseline_days": "previous days with counts in the same hour (the band's sample)",
+            "z_score": "(records - baseline_mean) / baseline_std; null until judged",
+        },
+    ),
+    TableSpec(
+        name="volume_alerts",
+        layer="gold",
+        columns={
+            "topic": "string",
+            "minute": "timestamp",
+            "records": "bigint",
+            "baseline_mean": "double",
+            "baseline_std": "double",
+            "z_score": "double",
+            "direction": "string",
+            "threshold": "double",
+            "raised_at": "timestamp",
+            "minute_date": "date",
+        },
+        description="Minutes whose record count on a topic left its usual band: |z| above the "
+        "threshold against the same hour of the previous days (ECAP_LAKE_QUALITY_*).",
+        partition_by=("minute_date",),
+        key=("topic", "minute"),
+        retention_days=400,
+        column_docs={"direction": "'above' or 'below' the band"},
+    ),
+)
+
 _TABLES: tuple[TableSpec, ...] = (
     _bronze("transactions", "ecap.v1.Transaction", 365, True),
     _bronze("user-events", "ecap.v1.BehaviorEvent", 90, True),
-    _bronze("product-updates", "ecap.v1.Product", 365, True),
+    _bronze("product-updates", "ecap.v1.Product and ecap.v1.Customer", 365, True),
     _bronze("decisions", "ecap.v1.Decision", 365, True),
-    _bronze("fraud-alerts", "ecap.v1.Decision", 365, True),
-    _bronze("case-events", "case resolutions", 730, True),
+    _bronze("fraud-alerts", "ecap.v1.FraudAlert", 365, True),
+    _bronze("case-events", "ecap.v1.CaseEvent", 730, True),
     TableSpec(
         name="transactions",
         layer="silver",
@@ -225,11 +333,13 @@ _TABLES: tuple[TableSpec, ...] = (
             "channel": "string",
             "occurred_at": "timestamp",
             "occurred_date": "date",
+            **_CUSTOMER_AS_OF,
             "dq_warnings": "array<string>",
             **_KAFKA_LINEAGE,
         },
         description="One row per payment (ecap.v1.Transaction), flattened and typed, once per "
-        "transaction_id, checked by the data-quality rules; enum values without their prefix.",
+        "transaction_id, checked by the data-quality rules; enum values without their prefix; "
+        "with the customer's profile as it was at occurred_at (silver customers, as of then).",
         partition_by=("occurred_date",),
         key=("occurred_date", "transaction_id"),
         retention_days=3650,
@@ -237,6 +347,8 @@ _TABLES: tuple[TableSpec, ...] = (
         column_docs={
             "items_total_minor": "sum of quantity x unit price over the line items",
             "dq_warnings": "names of the warn-severity rules the row broke",
+            "customer_version_from": "valid_from of the customer version used; null when the "
+            "lake held no version of the customer valid at occurred_at",
         },
     ),
     TableSpec(
@@ -253,12 +365,22 @@ _TABLES: tuple[TableSpec, ...] = (
             "line_total_minor": "bigint",
             "occurred_at": "timestamp",
             "occurred_date": "date",
+            "category_path": "array<string>",
+            "category": "string",
+            "unit_cost_minor": "bigint",
+            "product_version_from": "timestamp",
         },
-        description="One row per line item of a silver transaction (line_no counts from 0).",
+        description="One row per line item of a silver transaction (line_no counts from 0), "
+        "with the product's category path and unit cost as they were at occurred_at (silver "
+        "products, as of then).",
         partition_by=("occurred_date",),
         key=("occurred_date", "transaction_id", "line_no"),
         retention_days=3650,
         filled_by="silver",
+        column_docs={
+            "product_version_from": "valid_from of the product version used; null when the "
+            "lake held no version of the product valid at occurred_at",
+        },
     ),
     TableSpec(
         name="events",
@@ -295,10 +417,46 @@ _TABLES: tuple[TableSpec, ...] = (
         filled_by="silver",
     ),
     TableSpec(
+        name="transaction_sessions",
+        layer="silver",
+        columns={
+            "transaction_id": "string",
+            "session_id": "string",
+            "customer_id": "string",
+            "transaction_at": "timestamp",
+            "occurred_date": "date",
+            "event_id": "string",
+            "event_type": "string",
+            "event_at": "timestamp",
+            "seconds_before": "double",
+            "page_url": "string",
+            "product_id": "string",
+            "search_query": "string",
+            "touch_channel": "string",
+            "campaign": "string",
+            "utm_source": "string",
+            "utm_medium": "string",
+            "utm_campaign": "string",
+        },
+        description="The session that led to each purchase: one row per transaction and "
+        "behaviour event of its session in the window before it (a stream-stream join of "
+        "silver transactions and events, watermarked on both sides).",
+        partition_by=("occurred_date",),
+        key=("occurred_date", "transaction_id", "event_id"),
+        retention_days=3650,
+        filled_by="silver",
+        column_docs={
+            "occurred_date": "UTC date of the transaction",
+            "seconds_before": "how long before the transaction the event happened",
+        },
+    ),
+    TableSpec(
         name="products",
         layer="silver",
         columns={
             "product_id": "string",
+            "valid_from": "timestamp",
+            "valid_to": "timestamp",
             "name": "string",
             "category_path": "array<string>",
             "category": "string",
@@ -309,28 +467,45 @@ _TABLES: tuple[TableSpec, ...] = (
             "stock": "int",
             "active": "boolean",
             "updated_at": "timestamp",
+            "dq_warnings": "array<string>",
             **_KAFKA_LINEAGE,
         },
-        description="The latest version of every catalogue product (ecap.v1.Product); "
-        "category is the top level of category_path.",
-        key=("product_id",),
+        description="Every version of every catalogue product (ecap.v1.Product upserts), valid "
+        "from its updated_at until the next version's (valid_to null: the current one), so "
+        "that `valid_from <= t < valid_to` finds the product as it was at t.",
+        key=("product_id", "valid_from"),
         retention_days=3650,
+        filled_by="silver",
+        column_docs={
+            "valid_from": "updated_at, or the Kafka timestamp when the upsert carries none",
+            "category": "the top level of category_path",
+        },
     ),
     TableSpec(
         name="customers",
         layer="silver",
         columns={
             "customer_id": "string",
+            "valid_from": "timestamp",
+            "valid_to": "timestamp",
             "email": "string",
             "full_name": "string",
             **_LOCATION,
             "signed_up_at": "timestamp",
             "acquisition_channel": "string",
             "updated_at": "timestamp",
+            "dq_warnings": "array<string>",
+            **_KAFKA_LINEAGE,
         },
-        description="The latest profile of every customer (ecap.v1.Customer).",
-        key=("customer_id",),
+        description="Every version of every customer profile (ecap.v1.Customer upserts), valid "
+        "from its updated_at until the next version's (valid_to null: the current one); "
+        "location columns are the home address.",
+        key=("customer_id", "valid_from"),
         retention_days=3650,
+        filled_by="silver",
+        column_docs={
+            "valid_from": "updated_at, or the Kafka timestamp when the upsert carries none"
+        },
     ),
     TableSpec(
         name="decisions",
@@ -339,6 +514,7 @@ _TABLES: tuple[TableSpec, ...] = (
             "decision_id": "string",
             "transaction_id": "string",
             "customer_id": "string",
+            "merchant_id": "string",
             "outcome": "string",
             "risk_score": "double",
             "reason_codes": "array<string>",
@@ -348,53 +524,73 @@ _TABLES: tuple[TableSpec, ...] = (
             "latency_ms": "double",
             "amount_minor": "bigint",
             "currency": "string",
+            "features": "map<string,double>",
             "decided_at": "timestamp",
             "decided_date": "date",
+            "dq_warnings": "array<string>",
             **_KAFKA_LINEAGE,
         },
-        description="One row per scoring decision (ecap.v1.Decision), once per decision_id.",
+        description="One row per scoring decision (ecap.v1.Decision), once per decision_id, with "
+        "its outcome (APPROVE, REVIEW, DECLINE), ranked reason codes and feature vector.",
         partition_by=("decided_date",),
         key=("decided_date", "decision_id"),
         retention_days=3650,
+        filled_by="silver",
     ),
     TableSpec(
         name="alerts",
         layer="silver",
         columns={
-            "decision_id": "string",
             "transaction_id": "string",
+            "alert_id": "string",
+            "decision_id": "string",
             "customer_id": "string",
+            "merchant_id": "string",
             "outcome": "string",
             "risk_score": "double",
             "reason_codes": "array<string>",
             "amount_minor": "bigint",
             "currency": "string",
-            "decided_at": "timestamp",
-            "decided_date": "date",
+            "transaction_at": "timestamp",
+            "raised_at": "timestamp",
+            "dq_warnings": "array<string>",
             **_KAFKA_LINEAGE,
         },
-        description="Decisions that raised a fraud alert (REVIEW or DECLINE), once each.",
-        partition_by=("decided_date",),
-        key=("decided_date", "decision_id"),
+        description="Fraud alerts (ecap.v1.FraudAlert: a REVIEW or DECLINE decision), once per "
+        "transaction as the case service opens them: the first alert received wins.",
+        key=("transaction_id",),
         retention_days=3650,
+        filled_by="silver",
     ),
     TableSpec(
         name="labels",
         layer="silver",
         columns={
             "transaction_id": "string",
+            "source": "string",
+            "is_fraud": "boolean",
+            "outcome": "string",
+            "scenario": "string",
             "case_id": "string",
             "customer_id": "string",
-            "outcome": "string",
-            "is_fraud": "boolean",
-            "resolved_by": "string",
-            "resolved_at": "timestamp",
+            "labelled_by": "string",
+            "labelled_at": "timestamp",
+            "event_id": "string",
             **_KAFKA_LINEAGE,
         },
-        description="Fraud labels from case resolutions: the latest outcome per transaction "
-        "(CONFIRMED_FRAUD -> is_fraud, FALSE_POSITIVE -> not, INCONCLUSIVE -> null).",
-        key=("transaction_id",),
+        description="Fraud labels per transaction and source, so training can pick investigator "
+        "labels, ground truth or both: 'investigator' from case-events resolutions (the latest "
+        "per transaction; CONFIRMED_FRAUD -> is_fraud, FALSE_POSITIVE -> not, INCONCLUSIVE -> "
+        "null), 'ground_truth' from the simulator's labels file.",
+        key=("transaction_id", "source"),
         retention_days=3650,
+        filled_by="silver",
+        column_docs={
+            "source": "'investigator' (case resolutions) or 'ground_truth' (simulator labels)",
+            "scenario": "the simulator's fraud scenario (ground truth only)",
+            "labelled_at": "when the case was resolved; for ground truth, the transaction's time",
+            "event_id": "the case event that resolved it (investigator labels only)",
+        },
     ),
     TableSpec(
         name="quarantine",
@@ -413,6 +609,7 @@ _TABLES: tuple[TableSpec, ...] = (
         partition_by=("source_table",),
         key=("source_table", "kafka_topic", "kafka_partition", "kafka_offset"),
         retention_days=90,
+        retention_column="quarantined_at",
         filled_by="silver",
     ),
     TableSpec(
@@ -423,19 +620,36 @@ _TABLES: tuple[TableSpec, ...] = (
             "country": "string",
             "channel": "string",
             "currency": "string",
+            "category": "string",
             "orders": "bigint",
+            "units": "bigint",
             "revenue_minor": "bigint",
             "avg_order_value_minor": "double",
             "unique_customers": "bigint",
+            "decisions": "bigint",
+            "approved": "bigint",
+            "reviewed": "bigint",
+            "declined": "bigint",
+            "fraud_flag_rate": "double",
             "minute_date": "date",
         },
-        description="Orders, revenue, average order value and unique customers per minute "
-        "(of occurred_at), country, channel and currency, from silver transactions; "
+        description="Orders, units, revenue, average order value, unique customers, decisions "
+        "by outcome and fraud-flag rate per minute (of occurred_at), country, channel, currency "
+        "and product category, from silver transactions, their line items and decisions; "
         "recomputed and merged for every minute a micro-batch touches, so late data corrects it.",
         partition_by=("minute_date",),
-        key=("minute", "country", "channel", "currency"),
+        key=("minute", "country", "channel", "currency", "category"),
         retention_days=400,
         filled_by="gold",
+        column_docs={
+            "category": f"top-level product category; {ALL_CATEGORIES!r} for whole orders, "
+            "null for lines whose product the lake did not know at the time",
+            "orders": "transactions (with a line in the category)",
+            "units": "items bought (in the category)",
+            "revenue_minor": "sum of amount_minor; in a category row, of its line totals",
+            "decisions": "orders with a scoring decision (the latest per transaction counts)",
+            "fraud_flag_rate": "(reviewed + declined) / decisions; null without decisions",
+        },
     ),
     TableSpec(
         name="traffic_minute",
@@ -464,6 +678,7 @@ _TABLES: tuple[TableSpec, ...] = (
         filled_by="gold",
         column_docs={"visitors": "distinct known customer_id (anonymous visitors excluded)"},
     ),
+    *QUALITY_TABLES,
 )
 
 TABLES: Mapping[str, TableSpec] = MappingProxyType({spec.name: spec for spec in _TABLES})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli.cases import cases_app
+from services.cli.lake import lake_app
+from services.cli.models import models_app, train_app
 from services.mesh.auth import Role, mint_token
 from services.mesh.config import AuthSettings
 from services.mesh.kafka.config import KafkaSettings
@@ -177,22 +179,10 @@ def status() -> None:
 
 app.command("simulate")(simulate_command)
 
-lake_app = typer.Typer(help="The Delta lake.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
-
-
-@lake_app.command("stream")
-def lake_stream(
-    available_now: Annotated[
-        bool, typer.Option("--available-now", help="process what Kafka holds, then exit")
-    ] = False,
-) -> None:
-    """Run the streaming job in the foreground: Kafka -> bronze -> silver -> gold."""
-    # The job is Spark's; the CLI only starts it (services never import pyspark).
-    argv = [sys.executable, "-m", "spark.streaming.job"]
-    if available_now:
-        argv.append("--available-now")
-    os.execv(sys.executable, argv)
+app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
+app.add_typer(cases_app, name="cases")
 
 
 @app.command()

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+import ecap
 from services.mesh.kafka.config import KafkaSettings
 from spark.config import REPO_ROOT, SparkSettings
 
@@ -47,6 +48,27 @@ class LakeSettings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="bootstrap servers; default those of ECAP_KAFKA_*"
     )
+    descriptor_set: Path = Field(
+        default=Path(ecap.__file__).parent / "v1" / "ecap.binpb",
+        description="the FileDescriptorSet silver decodes Kafka values with (`buf build "
+        "--as-file-descriptor-set`); restart the job with a newer one to add fields",
+    )
+    session_window_min: int = Field(
+        default=120,
+        ge=1,
+        description="a purchase's session: its events at most this many minutes before it",
+    )
+    session_watermark_min: int = Field(
+        default=180,
+        ge=1,
+        description="how late (event time) a transaction or event may reach silver and still "
+        "join its session; older join state is dropped",
+    )
+    ground_truth_labels: Path | None = Field(
+        default=None,
+        description="a simulator labels.parquet (`ecap simulate --out`) loaded into silver "
+        "labels (source 'ground_truth') when the job starts",
+    )
     spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @property
@@ -57,3 +79,13 @@ class LakeSettings(BaseSettings):
     def topic(self, declared: str) -> str:
         """The actual name of the declared Kafka topic `declared`."""
         return self.topics.get(declared, declared)
+
+    def descriptor_set_bytes(self) -> bytes:
+        """The descriptor set's bytes, or a clear error when the file is missing."""
+        try:
+            return self.descriptor_set.read_bytes()
+        except FileNotFoundError:
+            raise ValueError(
+                f"ECAP_LAKE_DESCRIPTOR_SET: no descriptor set at {self.descriptor_set}; "
+                "build one with `make gen` (or `buf build --as-file-descriptor-set -o PATH`)"
+            ) from None

@@ -4,12 +4,16 @@
     python -m spark.streaming.job --available-now  # catch up on everything, then exit
     spark-submit spark/streaming/job.py            # the same on a cluster
 
-The streams (`STREAMS`) are bronze per Kafka topic, silver transactions (with their line
-items) and events from bronze, and gold `kpi_minute` from silver transactions and
-`traffic_minute` from silver events. Long-running,
-they all start at once and each layer follows the one below as it grows. With
-`available_now`, the layers run one after the other, each until it has consumed everything
-there was when it started, so one call takes all data through to gold. SIGTERM or SIGINT
+The streams (`STREAMS`) are bronze per Kafka topic; silver products and customers (versioned
+reference data), transactions (with their line items, enriched as of their time), events,
+decisions, alerts and labels from bronze; `transaction_sessions` joining silver transactions
+and events; and gold `kpi_minute` from silver transactions and decisions and
+`traffic_minute` from silver events. Long-running, they all start at once and each follows
+the tables it reads as they grow. With `available_now`, the stages run one after the other
+(bronze, silver reference data, the other silver tables, then the session join and gold), each
+until it has consumed everything there was when it started, so one call takes all data
+through to gold and enriches transactions with every reference version sent before them.
+`LakeSettings.ground_truth_labels`, when set, is loaded into silver labels first. SIGTERM or SIGINT
 stop the queries between batches; the checkpoints make a restart resume exactly there.
 The streams' progress goes to `LakeSettings.status_path` as they run.
 """
@@ -31,11 +35,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from spark.session import get_spark
-from spark.streaming import bronze, gold, silver
+from spark.streaming import bronze, gold, sessions, silver
 from spark.streaming.config import LakeSettings
 from spark.streaming.sinks import Trigger, ensure_table
 from spark.streaming.status import stream_status, write_status
-from spark.tables import LAYERS, TABLES, Layer, TableSpec, tables_in
+from spark.tables import TABLES, Layer, TableSpec, tables_in
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class Stream:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     start: Starter
+    # Catching up (`available_now`), stages run in increasing order.
+    stage: int = 0
 
 
 class StreamFailedError(RuntimeError):
@@ -67,19 +73,26 @@ def _silver(table: silver.SilverTable) -> Stream:
     def start(spark: SparkSession, settings: LakeSettings, trigger: Trigger) -> StreamingQuery:
         return silver.start(spark, settings, table, trigger)
 
-    return Stream(table.stream, "silver", (table.source,), table.writes, start)
+    stage = 1 if table.reference else 2
+    reads = (table.source, *table.looks_up)
+    return Stream(table.stream, "silver", reads, table.writes, start, stage)
 
 
 def _gold(aggregate: gold.GoldAggregate) -> Stream:
     def start(spark: SparkSession, settings: LakeSettings, trigger: Trigger) -> StreamingQuery:
         return gold.start(spark, settings, aggregate, trigger)
 
-    return Stream(aggregate.stream, "gold", (aggregate.source,), (aggregate.name,), start)
+    return Stream(aggregate.stream, "gold", aggregate.reads, (aggregate.name,), start, 3)
+
+
+# Beside gold: both only read silver tables of the stages before.
+_SESSIONS = Stream(sessions.STREAM, "silver", sessions.READS, (sessions.TABLE,), sessions.start, 3)
 
 
 STREAMS: tuple[Stream, ...] = (
     *(_bronze(spec) for spec in tables_in("bronze")),
     *(_silver(table) for table in silver.SILVER.values()),
+    _SESSIONS,
     *(_gold(aggregate) for aggregate in gold.AGGREGATES.values()),
 )
 
@@ -162,15 +175,27 @@ def run(
     spark = spark or get_spark("ecap-lake", settings.spark)
     # Created up front so that readers (Delta stream sources, the analytics service) find
     # every table, if empty, before its writer's first batch.
-    for name in dict.fromkeys(t for stream in streams for t in (*stream.reads, *stream.writes)):
+    tables = [t for stream in streams for t in (*stream.reads, *stream.writes)]
+    if settings.ground_truth_labels is not None:
+        tables.append("labels")
+    for name in dict.fromkeys(tables):
         ensure_table(spark, TABLES[name], settings.spark)
+    if settings.ground_truth_labels is not None:
+        loaded = silver.load_ground_truth(spark, settings.spark, settings.ground_truth_labels)
+        log.info("lake: %d ground-truth labels from %s", loaded, settings.ground_truth_labels)
     monitor = _Monitor(settings)
     if available_now:
-        for layer in LAYERS:
-            layer_streams = [stream for stream in streams if stream.layer == layer]
-            if layer_streams and not stop.is_set():
-                queries = [s.start(spark, settings, Trigger()) for s in layer_streams]
+        for stage in sorted({stream.stage for stream in streams}):
+            stage_streams = [stream for stream in streams if stream.stage == stage]
+            if not stop.is_set():
+                started = time.monotonic()
+                queries = [s.start(spark, settings, Trigger()) for s in stage_streams]
                 _supervise(queries, monitor, stop)
+                log.info(
+                    "lake: caught up %s in %.1f s",
+                    ", ".join(s.name for s in stage_streams),
+                    time.monotonic() - started,
+                )
     else:
         trigger = Trigger(settings.trigger_s)
         _supervise([stream.start(spark, settings, trigger) for stream in streams], monitor, stop)

@@ -7,9 +7,10 @@ insert a row twice, and upserts recompute the same values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
+from delta.tables import DeltaMergeBuilder, DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter
 
@@ -52,6 +53,25 @@ def _on_key(spec: TableSpec, pinned: dict[str, str] | None = None) -> str:
     return " AND ".join(condition)
 
 
+def _merge(
+    spark: SparkSession,
+    spec: TableSpec,
+    settings: SparkSettings,
+    rows: DataFrame,
+    pinned: dict[str, str] | None,
+    extra_columns: Sequence[str],
+) -> DeltaMergeBuilder:
+    source = rows.select(*spec.column_names, *extra_columns).alias("s")
+    merge = (
+        DeltaTable.forPath(spark, spec.uri(settings))
+        .alias("t")
+        .merge(source, _on_key(spec, pinned))
+    )
+    # Columns beyond the declared ones come from fields added to a proto: the table gains
+    # them (older rows read null) instead of the write failing.
+    return merge.withSchemaEvolution() if extra_columns else merge
+
+
 def insert_new(
     spark: SparkSession,
     spec: TableSpec,
@@ -59,24 +79,32 @@ def insert_new(
     rows: DataFrame,
     *,
     pinned: dict[str, str] | None = None,
+    extra_columns: Sequence[str] = (),
 ) -> None:
-    """Insert the `rows` whose key is not in the table yet (rows must be unique per key)."""
-    (
-        DeltaTable.forPath(spark, spec.uri(settings))
-        .alias("t")
-        .merge(rows.select(spec.column_names).alias("s"), _on_key(spec, pinned))
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    """Insert the `rows` whose key is not in the table yet (rows must be unique per key).
+
+    `extra_columns` of `rows`, beyond the declared ones, are added to the table if missing.
+    """
+    _merge(spark, spec, settings, rows, pinned, extra_columns).whenNotMatchedInsertAll().execute()
 
 
-def upsert(spark: SparkSession, spec: TableSpec, settings: SparkSettings, rows: DataFrame) -> None:
-    """Insert the `rows` whose key is new and overwrite the rows whose key exists."""
+def upsert(
+    spark: SparkSession,
+    spec: TableSpec,
+    settings: SparkSettings,
+    rows: DataFrame,
+    *,
+    only_if: str | None = None,
+    extra_columns: Sequence[str] = (),
+) -> None:
+    """Insert the `rows` whose key is new and overwrite the rows whose key exists.
+
+    `only_if` (SQL over `t`, the table, and `s`, the new row) limits which existing rows are
+    overwritten, e.g. only by a newer version.
+    """
     (
-        DeltaTable.forPath(spark, spec.uri(settings))
-        .alias("t")
-        .merge(rows.select(spec.column_names).alias("s"), _on_key(spec))
-        .whenMatchedUpdateAll()
+        _merge(spark, spec, settings, rows, None, extra_columns)
+        .whenMatchedUpdateAll(condition=only_if)
         .whenNotMatchedInsertAll()
         .execute()
     )

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from ecap.v1 import cases_pb2 as ecap_dot_v1_dot_cases__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,8 +26,15 @@ if _version_not_supported:
 
 
 class CaseServiceStub:
-    """CaseService: CaseService manages fraud investigation cases.
-    Its RPCs are added by the issues that build the service.
+    """CaseService manages fraud investigation cases: queues, claim-next, the investigation
+    workflow OPEN -> IN_REVIEW -> (ESCALATED) -> RESOLVED (with reopen) and its append-only
+    audit trail. Cases are opened from `fraud-alerts` by the service itself, or by hand with
+    CreateCase; resolutions are published to `case-events`, where the lake turns them into
+    training labels.
+
+    Errors: an illegal transition is FAILED_PRECONDITION naming the current state (reason
+    ILLEGAL_TRANSITION); a stale etag is ABORTED (reason ETAG_MISMATCH); a case that is not
+    the caller's is PERMISSION_DENIED (reason NOT_ASSIGNEE).
     """
 
     def __init__(self, channel):
@@ -35,16 +43,267 @@ class CaseServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetCase = channel.unary_unary(
+                '/ecap.v1.CaseService/GetCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.GetCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.ListCases = channel.unary_unary(
+                '/ecap.v1.CaseService/ListCases',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.ListCasesRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.ListCasesResponse.FromString,
+                _registered_method=True)
+        self.CreateCase = channel.unary_unary(
+                '/ecap.v1.CaseService/CreateCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.CreateCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.UpdateCase = channel.unary_unary(
+                '/ecap.v1.CaseService/UpdateCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.UpdateCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.ClaimNextCase = channel.unary_unary(
+                '/ecap.v1.CaseService/ClaimNextCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.ClaimNextCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.ClaimNextCaseResponse.FromString,
+                _registered_method=True)
+        self.AssignCase = channel.unary_unary(
+                '/ecap.v1.CaseService/AssignCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.AssignCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.EscalateCase = channel.unary_unary(
+                '/ecap.v1.CaseService/EscalateCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.EscalateCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.AddNote = channel.unary_unary(
+                '/ecap.v1.CaseService/AddNote',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.AddNoteRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.AddEvidence = channel.unary_unary(
+                '/ecap.v1.CaseService/AddEvidence',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.AddEvidenceRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.ResolveCase = channel.unary_unary(
+                '/ecap.v1.CaseService/ResolveCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.ResolveCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.ReopenCase = channel.unary_unary(
+                '/ecap.v1.CaseService/ReopenCase',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.ReopenCaseRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.Case.FromString,
+                _registered_method=True)
+        self.ListCaseEvents = channel.unary_unary(
+                '/ecap.v1.CaseService/ListCaseEvents',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.ListCaseEventsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.ListCaseEventsResponse.FromString,
+                _registered_method=True)
+        self.WatchCases = channel.unary_stream(
+                '/ecap.v1.CaseService/WatchCases',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.WatchCasesRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.WatchCasesResponse.FromString,
+                _registered_method=True)
+        self.GetQueueStats = channel.unary_unary(
+                '/ecap.v1.CaseService/GetQueueStats',
+                request_serializer=ecap_dot_v1_dot_cases__pb2.GetQueueStatsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_cases__pb2.QueueStats.FromString,
+                _registered_method=True)
 
 
 class CaseServiceServicer:
-    """CaseService: CaseService manages fraud investigation cases.
-    Its RPCs are added by the issues that build the service.
+    """CaseService manages fraud investigation cases: queues, claim-next, the investigation
+    workflow OPEN -> IN_REVIEW -> (ESCALATED) -> RESOLVED (with reopen) and its append-only
+    audit trail. Cases are opened from `fraud-alerts` by the service itself, or by hand with
+    CreateCase; resolutions are published to `case-events`, where the lake turns them into
+    training labels.
+
+    Errors: an illegal transition is FAILED_PRECONDITION naming the current state (reason
+    ILLEGAL_TRANSITION); a stale etag is ABORTED (reason ETAG_MISMATCH); a case that is not
+    the caller's is PERMISSION_DENIED (reason NOT_ASSIGNEE).
     """
+
+    def GetCase(self, request, context):
+        """GetCase returns one case.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCases(self, request, context):
+        """ListCases lists cases matching filters, in the requested order, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCase(self, request, context):
+        """CreateCase opens a case by hand (alerts open theirs automatically). Retrying with the
+        same request_id returns the case created by the first call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCase(self, request, context):
+        """UpdateCase changes the fields named in update_mask (title, description, queue,
+        priority); a supplied etag must match the current one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimNextCase(self, request, context):
+        """ClaimNextCase assigns the caller the highest-priority unassigned OPEN case of its
+        queues, atomically: two callers never get the same case.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignCase(self, request, context):
+        """AssignCase gives a case to an investigator (leads).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EscalateCase(self, request, context):
+        """EscalateCase moves a case in review to ESCALATED (leads).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddNote(self, request, context):
+        """AddNote appends a note to a case.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddEvidence(self, request, context):
+        """AddEvidence attaches typed evidence to a case.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveCase(self, request, context):
+        """ResolveCase closes a case with an outcome; the resolution is published to
+        `case-events` exactly once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenCase(self, request, context):
+        """ReopenCase puts a resolved case back in its queue (leads).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCaseEvents(self, request, context):
+        """ListCaseEvents lists a case's audit trail, oldest first. Events are never edited or
+        deleted, and no RPC can do either.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchCases(self, request, context):
+        """WatchCases streams case changes as they are committed, for live consoles. The first
+        response, and one every heartbeat interval after it, is a heartbeat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQueueStats(self, request, context):
+        """GetQueueStats reports backlog, SLA breaches, workload and resolution rates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_CaseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.GetCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'ListCases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCases,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.ListCasesRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.ListCasesResponse.SerializeToString,
+            ),
+            'CreateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.CreateCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'UpdateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.UpdateCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'ClaimNextCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimNextCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.ClaimNextCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.ClaimNextCaseResponse.SerializeToString,
+            ),
+            'AssignCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.AssignCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'EscalateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.EscalateCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'AddNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddNote,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.AddNoteRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'AddEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddEvidence,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.AddEvidenceRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'ResolveCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.ResolveCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'ReopenCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenCase,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.ReopenCaseRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.Case.SerializeToString,
+            ),
+            'ListCaseEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCaseEvents,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.ListCaseEventsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.ListCaseEventsResponse.SerializeToString,
+            ),
+            'WatchCases': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCases,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.WatchCasesRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.WatchCasesResponse.SerializeToString,
+            ),
+            'GetQueueStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueueStats,
+                    request_deserializer=ecap_dot_v1_dot_cases__pb2.GetQueueStatsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_cases__pb2.QueueStats.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ecap.v1.CaseService', rpc_method_handlers)
@@ -54,6 +313,391 @@ def add_CaseServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CaseService:
-    """CaseService: CaseService manages fraud investigation cases.
-    Its RPCs are added by the issues that build the service.
+    """CaseService manages fraud investigation cases: queues, claim-next, the investigation
+    workflow OPEN -> IN_REVIEW -> (ESCALATED) -> RESOLVED (with reopen) and its append-only
+    audit trail. Cases are opened from `fraud-alerts` by the service itself, or by hand with
+    CreateCase; resolutions are published to `case-events`, where the lake turns them into
+    training labels.
+
+    Errors: an illegal transition is FAILED_PRECONDITION naming the current state (reason
+    ILLEGAL_TRANSITION); a stale etag is ABORTED (reason ETAG_MISMATCH); a case that is not
+    the caller's is PERMISSION_DENIED (reason NOT_ASSIGNEE).
     """
+
+    @staticmethod
+    def GetCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/GetCase',
+            ecap_dot_v1_dot_cases__pb2.GetCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/ListCases',
+            ecap_dot_v1_dot_cases__pb2.ListCasesRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/CreateCase',
+            ecap_dot_v1_dot_cases__pb2.CreateCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/UpdateCase',
+            ecap_dot_v1_dot_cases__pb2.UpdateCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimNextCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/ClaimNextCase',
+            ecap_dot_v1_dot_cases__pb2.ClaimNextCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.ClaimNextCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/AssignCase',
+            ecap_dot_v1_dot_cases__pb2.AssignCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/EscalateCase',
+            ecap_dot_v1_dot_cases__pb2.EscalateCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/AddNote',
+            ecap_dot_v1_dot_cases__pb2.AddNoteRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/AddEvidence',
+            ecap_dot_v1_dot_cases__pb2.AddEvidenceRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/ResolveCase',
+            ecap_dot_v1_dot_cases__pb2.ResolveCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/ReopenCase',
+            ecap_dot_v1_dot_cases__pb2.ReopenCaseRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCaseEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/ListCaseEvents',
+            ecap_dot_v1_dot_cases__pb2.ListCaseEventsRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.ListCaseEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ecap.v1.CaseService/WatchCases',
+            ecap_dot_v1_dot_cases__pb2.WatchCasesRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.WatchCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQueueStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.CaseService/GetQueueStats',
+            ecap_dot_v1_dot_cases__pb2.GetQueueStatsRequest.SerializeToString,
+            ecap_dot_v1_dot_cases__pb2.QueueStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

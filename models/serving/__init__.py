@@ -1,0 +1,1 @@
+"""BentoML services for the fraud and churn models (see `services`)."""

@@ -1,0 +1,28 @@
+"""Settings of the BentoML model services (env prefix `ECAP_SERVING_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingSettings(BaseSettings):
+    """Which model each service loads and how it batches."""
+
+    model_config = SettingsConfigDict(env_prefix="ECAP_SERVING_", extra="ignore")
+
+    fraud_model: str | None = Field(default=None, description="tag; default: the champion")
+    churn_model: str | None = Field(default=None, description="tag; default: the champion")
+    max_batch_size: int = Field(default=512, ge=1, description="rows per adaptive batch")
+    max_latency_ms: int = Field(
+        default=100,
+        ge=1,
+        description="adaptive batching's budget: BentoML answers 503 rather than exceed it",
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="XGBoost threads per prediction: small batches gain nothing from more, "
+        "and idle OpenMP threads spinning on a busy machine cost tens of ms",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, description="request timeout")

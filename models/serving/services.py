@@ -1,0 +1,121 @@
+"""The BentoML services: `fraud` and `churn`, one process each.
+
+    bentoml serve models.serving.services:Fraud --port 3001
+    bentoml serve models.serving.services:Churn --port 3002
+
+`POST /predict` takes `{"rows": [[...], ...]}` (features in the order `GET /model` lists,
+null for a missing value) and answers one row per input row: the probability, then the XGBoost
+`pred_contribs` per feature and the bias. Requests are batched adaptively; the header
+`x-ecap-model` names the model tag. Bad input (wrong feature count, NaN where a feature is
+always present, infinities, an empty batch) is an HTTP 400 with the rule broken, checked
+per request before batching. `/readyz` is BentoML's readiness probe; access logs are off.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import bentoml
+import numpy as np
+from pydantic import AfterValidator
+
+from models.serving.config import ServingSettings
+from models.serving.loading import ServedModel, load_served_model
+
+SETTINGS = ServingSettings()
+_LOADED: dict[str, ServedModel] = {}
+
+
+def served(kind: str) -> ServedModel:
+    """The model of `kind` this process serves (loaded once)."""
+    if kind not in _LOADED:
+        _LOADED[kind] = load_served_model(
+            kind, getattr(SETTINGS, f"{kind}_model"), threads=SETTINGS.threads
+        )
+    return _LOADED[kind]
+
+
+def _validated(kind: str):
+    def check(rows: np.ndarray) -> np.ndarray:
+        return served(kind).check(np.asarray(rows, dtype=np.float32))
+
+    return AfterValidator(check)
+
+
+def _service_options(kind: str) -> dict[str, Any]:
+    return {
+        "name": kind,
+        "traffic": {"timeout": SETTINGS.timeout_s},
+        "logging": {"access": {"enabled": False}},
+        "workers": 1,
+    }
+
+
+class ModelTagHeader:
+    """ASGI middleware: every response carries `x-ecap-model: <tag>`. (A header set through
+    the request context would reach only one request of an adaptive batch.)"""
+
+    def __init__(self, app, kind: str) -> None:
+        self.app = app
+        self.kind = kind
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_tag(message) -> None:
+            if message["type"] == "http.response.start":
+                tag = served(self.kind).tag.encode()
+                message["headers"] = [*message.get("headers", []), (b"x-ecap-model", tag)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_tag)
+
+
+FraudRows = Annotated[np.ndarray, _validated("fraud")]
+ChurnRows = Annotated[np.ndarray, _validated("churn")]
+
+
+@bentoml.service(**_service_options("fraud"))
+class Fraud:
+    """Fraud probability and contributions per transaction feature vector."""
+
+    def __init__(self) -> None:
+        self.model = served("fraud")
+
+    @bentoml.api(
+        batchable=True,
+        max_batch_size=SETTINGS.max_batch_size,
+        max_latency_ms=SETTINGS.max_latency_ms,
+    )
+    def predict(self, rows: FraudRows) -> np.ndarray:
+        return self.model.predict(rows)
+
+    @bentoml.api(route="/model")
+    def model_info(self) -> dict:
+        return self.model.describe()
+
+
+@bentoml.service(**_service_options("churn"))
+class Churn:
+    """Churn probability and contributions per customer feature vector."""
+
+    def __init__(self) -> None:
+        self.model = served("churn")
+
+    @bentoml.api(
+        batchable=True,
+        max_batch_size=SETTINGS.max_batch_size,
+        max_latency_ms=SETTINGS.max_latency_ms,
+    )
+    def predict(self, rows: ChurnRows) -> np.ndarray:
+        return self.model.predict(rows)
+
+    @bentoml.api(route="/model")
+    def model_info(self) -> dict:
+        return self.model.describe()
+
+
+Fraud.add_asgi_middleware(ModelTagHeader, kind="fraud")
+Churn.add_asgi_middleware(ModelTagHeader, kind="churn")

@@ -1,0 +1,1 @@
+"""Training and evaluation of the fraud and churn models, and the BentoML model store."""

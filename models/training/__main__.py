@@ -1,0 +1,3 @@
+from models.training.cli import app
+
+app(prog_name="ecap")
