@@ -95,6 +95,12 @@ class Database:
                 lock.release()
 
     @contextmanager
+    def autocommit(self) -> Iterator[sa.Connection]:
+        """A connection on which each statement is its own transaction (one round trip)."""
+        with self._writer.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reads only (rolled back at the end)."""
         with Session(self._reader, expire_on_commit=False) as session:

@@ -42,7 +42,7 @@ class CaseRow(SQLModel, table=True):
 
     __tablename__ = "cases"
     __table_args__ = (
-        # Claim-next: the best OPEN unassigned case of some queues, in the exact claim order.
+        # Claim-next from one queue: its best OPEN unassigned case, in the exact claim order.
         sa.Index(
             "ix_cases_claim",
             "status",
@@ -51,6 +51,16 @@ class CaseRow(SQLModel, table=True):
             sa.text("priority_score DESC"),
             "created_at",
             "case_id",
+        ),
+        # Claim-next over several queues: only the claimable cases, in claim order.
+        sa.Index(
+            "ix_cases_claimable",
+            sa.text("priority DESC"),
+            sa.text("priority_score DESC"),
+            "created_at",
+            "case_id",
+            postgresql_where=sa.text("status = 'OPEN' AND assignee IS NULL"),
+            sqlite_where=sa.text("status = 'OPEN' AND assignee IS NULL"),
         ),
         sa.Index("ix_cases_customer_status", "customer_id", "status"),
         sa.Index("ix_cases_assignee_status", "assignee", "status"),

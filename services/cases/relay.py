@@ -14,8 +14,10 @@ import threading
 import structlog
 from confluent_kafka import KafkaError, Producer
 
+from services.cases.events import PUBLISHED_ACTIONS
 from services.cases.kafka_logs import QUIET_NATIVE_LOG, KafkaErrorLog
 from services.cases.models import OutboxRow
+from services.cases.records import Change
 from services.cases.store import CaseStore
 from services.mesh.kafka.producer import CE_TYPE_HEADER, producer_config
 
@@ -23,7 +25,7 @@ log = structlog.get_logger("ecap.cases.outbox")
 
 
 class OutboxRelay:
-    """Relays the outbox on a thread; `poke()` after a commit wakes it at once."""
+    """Relays the outbox on a thread; `poke()` after a commit that wrote to it wakes it at once."""
 
     def __init__(
         self,
@@ -60,9 +62,10 @@ class OutboxRelay:
         """Start relaying (records left by a previous run go first)."""
         self._thread.start()
 
-    def poke(self, *_changes) -> None:
-        """Relay now rather than at the next interval."""
-        self._wake.set()
+    def poke(self, changes: list[Change]) -> None:
+        """Relay now rather than at the next interval, if `changes` wrote to the outbox."""
+        if any(change.event.action in PUBLISHED_ACTIONS for change in changes):
+            self._wake.set()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Relay what is pending, then stop."""

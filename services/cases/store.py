@@ -31,6 +31,7 @@ from services.cases.models import (
     EvidenceRow,
     NoteRow,
     OutboxRow,
+    UtcDateTime,
 )
 from services.cases.records import (
     AlertFacts,
@@ -135,15 +136,65 @@ _CLAIM_SQLITE = (
     .values(_claimed_values)
     .returning(*_cases.c)
 )
-# PostgreSQL: the candidate is locked FOR UPDATE SKIP LOCKED (which re-checks the filter on
-# the locked row), so concurrent claimers skip each other's rows instead of waiting, and the
-# UPDATE finds the row by primary key.
-_CLAIM_POSTGRES = (
-    sa.update(_cases)
-    .where(_cases.c.case_id == _best_open_case.with_for_update(skip_locked=True).scalar_subquery())
-    .values(_claimed_values)
-    .returning(*_cases.c)
-)
+
+
+# PostgreSQL: one statement, so one round trip in autocommit and its own transaction. The
+# candidate is locked FOR UPDATE SKIP LOCKED (which re-checks the filter on the locked row),
+# so concurrent claimers skip each other's rows instead of waiting; the same statement
+# updates it, appends the audit event and returns the case with its transaction ids. With
+# one queue, `queue = :queue` lets the claim index hand out candidates in priority order;
+# with several, the partial index of claimable cases does.
+def _claim_postgres(queue_rule: str) -> sa.TextualSelect:
+    return (
+        sa.text(
+            f"""
+        WITH candidate AS (
+            SELECT case_id FROM cases
+            WHERE status = '{Status.OPEN.value}' AND assignee IS NULL
+              AND {queue_rule}
+            ORDER BY priority DESC, priority_score DESC, created_at, case_id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED
+        ), claimed AS (
+            UPDATE cases
+            SET status = '{Status.IN_REVIEW.value}', assignee = :me, updated_at = :now,
+                version = cases.version + 1
+            FROM candidate WHERE cases.case_id = candidate.case_id
+            RETURNING cases.*
+        ), audit AS (
+            INSERT INTO case_audit (event_id, case_id, action, actor, occurred_at, before, after)
+            SELECT :event_id, case_id, '{Action.CLAIMED.value}', :me, :now, :before, :after
+            FROM claimed
+            RETURNING seq
+        )
+        SELECT claimed.*, audit.seq AS audit_seq,
+            ARRAY(
+                SELECT t.transaction_id FROM case_transactions t
+                WHERE t.case_id = claimed.case_id
+                ORDER BY t.attached_at, t.transaction_id
+            ) AS transaction_ids,
+            EXISTS (SELECT 1 FROM case_notes n WHERE n.case_id = claimed.case_id)
+              OR EXISTS (SELECT 1 FROM case_evidence e WHERE e.case_id = claimed.case_id)
+              AS has_details
+        FROM claimed, audit
+        """
+        )
+        .bindparams(
+            sa.bindparam("now", type_=UtcDateTime),
+            sa.bindparam("before", type_=sa.JSON),
+            sa.bindparam("after", type_=sa.JSON),
+        )
+        .columns(
+            created_at=UtcDateTime,
+            updated_at=UtcDateTime,
+            due_at=UtcDateTime,
+            resolved_at=UtcDateTime,
+        )
+    )
+
+
+_CLAIM_POSTGRES_ONE_QUEUE = _claim_postgres("queue = :queue")
+_CLAIM_POSTGRES = _claim_postgres("queue = ANY(:queues)")
 _OPEN_CASES = (
     sa.select(_cases)
     .where(
@@ -180,6 +231,13 @@ _EVIDENCE = (
     .where(EvidenceRow.__table__.c.case_id == sa.bindparam("case_id"))
     .order_by(EvidenceRow.__table__.c.added_at, EvidenceRow.__table__.c.evidence_id)
 )
+
+
+_UNCLAIMED = {"status": Status.OPEN.value, "assignee": None}
+
+
+def _claimed_by(actor: Actor) -> dict[str, Any]:
+    return {"status": Status.IN_REVIEW.value, "assignee": actor.subject}
 
 
 def utcnow() -> datetime:
@@ -476,23 +534,51 @@ class CaseStore:
     def claim_next(self, actor: Actor, queues: Sequence[str]) -> CaseRecord | None:
         """Assign `actor` the best OPEN unassigned case of `queues`, or None if there is none.
 
-        One statement, UPDATE ... WHERE case_id = (the best candidate): on PostgreSQL the
-        candidate is selected FOR UPDATE SKIP LOCKED, so concurrent claimers skip each
-        other's rows instead of waiting; on SQLite the UPDATE is conditional on the case
-        still being OPEN and unassigned, under SQLite's single writer.
+        On PostgreSQL, one statement in one round trip (see `_CLAIM_POSTGRES`). On SQLite,
+        an UPDATE conditional on the case still being OPEN and unassigned, under SQLite's
+        single writer, then the audit event, in one transaction.
         """
+        if self.db.is_postgres:
+            return self._claim_next_postgres(actor, queues)
         now = utcnow()
         with self.db.write() as session:
-            claim = _CLAIM_POSTGRES if self.db.is_postgres else _CLAIM_SQLITE
             case = session.execute(
-                claim, {"queues": list(queues), "me": actor.subject, "now": now}
+                _CLAIM_SQLITE, {"queues": list(queues), "me": actor.subject, "now": now}
             ).first()
             if case is None:
                 return None
-            before = {"status": Status.OPEN.value, "assignee": None}
-            after = {"status": Status.IN_REVIEW.value, "assignee": actor.subject}
-            event = self._audit(session, case, Action.CLAIMED, actor, before, after, now)
+            event = self._audit(
+                session, case, Action.CLAIMED, actor, _UNCLAIMED, _claimed_by(actor), now
+            )
             record = self._details(session, case)
+        self._notify([Change(event, record)])
+        return record
+
+    def _claim_next_postgres(self, actor: Actor, queues: Sequence[str]) -> CaseRecord | None:
+        event = SimpleNamespace(
+            event_id=uuid.uuid4().hex,
+            action=Action.CLAIMED.value,
+            actor=actor.subject,
+            occurred_at=utcnow(),
+            before=_UNCLAIMED,
+            after=_claimed_by(actor),
+        )
+        queues = list(dict.fromkeys(queues))
+        if len(queues) == 1:
+            claim, which = _CLAIM_POSTGRES_ONE_QUEUE, {"queue": queues[0]}
+        else:
+            claim, which = _CLAIM_POSTGRES, {"queues": queues}
+        parameters = which | {"me": actor.subject, "now": event.occurred_at} | vars(event)
+        with self.db.autocommit() as connection:
+            row = connection.execute(claim, parameters).first()
+        if row is None:
+            return None
+        event.case_id, event.seq = row.case_id, row.audit_seq
+        if row.has_details:  # a reopened case: its notes and evidence, read after the claim
+            with self.db.read() as session:
+                record = self._details(session, row)
+        else:
+            record = CaseRecord(row, list(row.transaction_ids))
         self._notify([Change(event, record)])
         return record
 

@@ -9,7 +9,9 @@ everything, and health and reflection are open to all.
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -105,6 +107,10 @@ class TokenVerifier:
         settings.require_key_source()
         self._settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+        # token -> (principal, expiry): a token is immutable, so once its signature, issuer
+        # and audience verified, only its expiry can change the answer.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def verify(self, authorization: str | None) -> Principal:
         """Check signature, expiry, issuer and audience; return who the token is for."""
@@ -119,8 +125,14 @@ class TokenVerifier:
             raise Unauthenticated(
                 "authorization metadata must be 'Bearer <jwt>'", reason="TOKEN_MALFORMED"
             )
+        token = token.strip()
+        with self._verified_lock:
+            remembered = self._verified.pop(token, None)
+            if remembered is not None and time.time() <= remembered[1] + self._settings.leeway_s:
+                self._verified[token] = remembered
+                return remembered[0]
         try:
-            claims = self._decode(token.strip())
+            claims = self._decode(token)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("token expired", reason="TOKEN_EXPIRED") from exc
         except jwt.InvalidSignatureError as exc:
@@ -129,7 +141,17 @@ class TokenVerifier:
             ) from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}", reason="TOKEN_INVALID") from exc
-        return Principal(subject=str(claims["sub"]), roles=_parse_roles(claims.get("roles")))
+        principal = Principal(subject=str(claims["sub"]), roles=_parse_roles(claims.get("roles")))
+        self._remember(token, principal, float(claims["exp"]))
+        return principal
+
+    def _remember(self, token: str, principal: Principal, expires: float) -> None:
+        if self._settings.verified_cache_size == 0:
+            return
+        with self._verified_lock:
+            self._verified[token] = (principal, expires)
+            if len(self._verified) > self._settings.verified_cache_size:
+                self._verified.popitem(last=False)
 
     def _decode(self, token: str) -> dict:
         options = {"require": ["exp", "sub"]}

@@ -47,6 +47,12 @@ class AuthSettings(BaseSettings):
     issuer: str = "ecap"
     audience: str = "ecap"
     leeway_s: float = 5.0
+    verified_cache_size: int = Field(
+        default=4096,
+        ge=0,
+        description="tokens whose signature was verified, remembered until they expire, so a "
+        "caller's every RPC does not pay for the signature again (0: verify every time)",
+    )
 
     @model_validator(mode="after")
     def _load_secret_file(self) -> AuthSettings:

@@ -124,8 +124,13 @@ def desk(request, tmp_path_factory, kafka_bootstrap, auth_settings, mint):
     specs = {s.name: private_copy(s) for s in TOPICS if s.name in ("fraud-alerts", "case-events")}
     ensure_topics(kafka_bootstrap, specs=list(specs.values()), replication_factor=1)
     topics = {name: spec.name for name, spec in specs.items()}
-    queues = {f"bulk-{n:02d}": ["bulk"] for n in range(CLAIMERS)}
+    # Half the bulk claimers work one queue, half two: both claim statements race.
+    queues = {
+        f"bulk-{n:02d}": ["bulk"] if n % 2 else ["bulk", f"bulk-spare-{n:02d}"]
+        for n in range(CLAIMERS)
+    }
     queues |= {"ivy": ["q-ivy"], "otto": ["q-otto"], "walt": ["q-walt"], "rbac": ["q-rbac"]}
+    queues |= {"tess": ["q-tess-a", "q-tess-b"]}
     settings = CasesSettings(
         port=0,
         metrics_enabled=False,
@@ -238,6 +243,49 @@ def test_claim_next_takes_the_highest_priority_first_and_only_from_own_queues(de
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert details_of(error)["reason"] == "QUEUE_NOT_YOURS"
     assert "q-ivy" in error.details()
+
+
+def test_claim_next_over_two_queues_takes_the_best_of_both(desk):
+    medium = desk.create("q-tess-a", risk_score=0.5, amount_minor=10_000)  # 50: MEDIUM
+    critical = desk.create("q-tess-b", risk_score=0.9, amount_minor=100_000)  # 900: CRITICAL
+    high = desk.create("q-tess-a", risk_score=0.5, amount_minor=30_000)  # 150: HIGH
+    order = [
+        desk.call(
+            "ClaimNextCase", cases_pb2.ClaimNextCaseRequest(), role="investigator", sub="tess"
+        ).case.case_id
+        for _ in range(3)
+    ]
+    assert order == [critical.case_id, high.case_id, medium.case_id]
+
+
+def test_a_reopened_case_is_claimed_with_its_notes_and_transactions(desk):
+    case = desk.assigned("q-walt", "walt")
+    desk.call(
+        "AddNote",
+        cases_pb2.AddNoteRequest(case_id=case.case_id, text="card used in two countries"),
+        role="investigator",
+        sub="walt",
+    )
+    desk.call(
+        "ResolveCase",
+        cases_pb2.ResolveCaseRequest(
+            case_id=case.case_id, outcome=common_pb2.CASE_OUTCOME_FALSE_POSITIVE, note="travel"
+        ),
+        role="investigator",
+        sub="walt",
+    )
+    desk.call("ReopenCase", cases_pb2.ReopenCaseRequest(case_id=case.case_id, reason="chargeback"))
+    claimed = desk.call(
+        "ClaimNextCase", cases_pb2.ClaimNextCaseRequest(), role="investigator", sub="walt"
+    ).case
+    assert claimed.case_id == case.case_id
+    assert claimed.status == cases_pb2.CASE_STATUS_IN_REVIEW and claimed.assignee == "walt"
+    assert [n.text for n in claimed.notes] == ["card used in two countries"]
+    assert list(claimed.transaction_ids) == list(case.transaction_ids)
+    assert claimed.etag != case.etag
+    assert desk.actions(case.case_id)[-1] == "CLAIMED"
+    fetched = desk.call("GetCase", cases_pb2.GetCaseRequest(case_id=case.case_id))
+    assert fetched.etag == claimed.etag and fetched.assignee == "walt"
 
 
 # -- alerts -------------------------------------------------------------------------------

@@ -53,6 +53,32 @@ def test_expired_token_is_refused_beyond_the_leeway():
     assert caught.value.reason == "TOKEN_EXPIRED"
 
 
+def test_a_remembered_token_is_refused_once_it_expires():
+    strict = AuthSettings(secret=SETTINGS.secret, leeway_s=0)
+    verifier = TokenVerifier(strict)
+    token = mint_token(strict, subject="x", role_names=["viewer"], ttl_s=1)
+    assert verifier.verify(f"Bearer {token}").subject == "x"
+    time.sleep(2.1)  # past `exp` (whole seconds) with no leeway
+    with pytest.raises(Unauthenticated) as caught:
+        verifier.verify(f"Bearer {token}")
+    assert caught.value.reason == "TOKEN_EXPIRED"
+
+
+@pytest.mark.parametrize("cache_size", [0, 1])
+def test_a_tampered_copy_of_a_remembered_token_is_refused(cache_size):
+    verifier = TokenVerifier(AuthSettings(secret=SETTINGS.secret, verified_cache_size=cache_size))
+    token = mint_token(SETTINGS, subject="x", role_names=["viewer"])
+    verifier.verify(f"Bearer {token}")
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    with pytest.raises(Unauthenticated) as caught:
+        verifier.verify(f"Bearer {forged}")
+    assert caught.value.reason == "TOKEN_BAD_SIGNATURE"
+    other = mint_token(SETTINGS, subject="y", role_names=["viewer"])
+    assert verifier.verify(f"Bearer {other}").subject == "y"
+    assert verifier.verify(f"Bearer {token}").subject == "x"
+
+
 def test_token_for_another_audience_is_refused():
     other = AuthSettings(secret=SETTINGS.secret, audience="someone-else")
     token = mint_token(other, subject="x", role_names=["viewer"])

@@ -60,6 +60,21 @@ def upgrade() -> None:
             "case_id",
         ],
     )
+    # Claim-next over several queues: the claimable cases alone, in priority order, so the
+    # scan stops at the first one of the caller's queues that no one else has locked.
+    claimable = sa.text("status = 'OPEN' AND assignee IS NULL")
+    op.create_index(
+        "ix_cases_claimable",
+        "cases",
+        [
+            sa.text("priority DESC"),
+            sa.text("priority_score DESC"),
+            "created_at",
+            "case_id",
+        ],
+        postgresql_where=claimable,
+        sqlite_where=claimable,
+    )
     op.create_index("ix_cases_customer_status", "cases", ["customer_id", "status"])
     op.create_index("ix_cases_assignee_status", "cases", ["assignee", "status"])
     op.create_index("ix_cases_status_due", "cases", ["status", "due_at"])
