@@ -176,8 +176,14 @@ def write_properties(settings: BrokerSettings) -> Path:
 
 
 def new_cluster_id() -> str:
-    """A Kafka cluster id: a random UUID in URL-safe base64, as `kafka-storage random-uuid`."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A Kafka cluster id: a random UUID in URL-safe base64, as `kafka-storage random-uuid`.
+
+    Like Kafka's own, it never starts with '-', which a command line would take for an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _java(settings: BrokerSettings, heap: str, main: str, *args: str) -> list[str]:

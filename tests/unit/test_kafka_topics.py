@@ -221,3 +221,8 @@ def test_cluster_ids_are_random_16_byte_uuids_in_url_safe_base64() -> None:
     assert first != second
     assert len(first) == 22
     assert len(base64.urlsafe_b64decode(first + "==")) == 16
+
+
+def test_cluster_ids_never_start_with_a_dash() -> None:
+    # One in 64 random ids would; `kafka-storage format --cluster-id -x...` reads it as an option.
+    assert not any(new_cluster_id().startswith("-") for _ in range(2_000))
