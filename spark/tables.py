@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import DataType, StructType
 
     from spark.config import SparkSettings
@@ -111,6 +112,20 @@ class TableSpec:
                 for name, t in self.columns.items()
             ]
         )
+
+    def read(self, spark: SparkSession, settings: SparkSettings) -> DataFrame:
+        """The table as a batch DataFrame with every declared column.
+
+        A column added to the catalogue appears in the Delta table with the first batch
+        written after the change; until then it is read as nulls of its declared type.
+        """
+        from pyspark.sql import functions as F
+
+        frame = spark.read.format("delta").load(self.uri(settings))
+        missing = [f for f in self.spark_schema().fields if f.name not in frame.columns]
+        if not missing:
+            return frame
+        return frame.withColumns({f.name: F.lit(None).cast(f.dataType) for f in missing})
 
 
 TypeTree: TypeAlias = "str | tuple[TypeTree, ...]"

@@ -25,13 +25,13 @@ from services.mesh.kafka.topics import (
 )
 from services.simulator.cli import simulate_command
 from services.simulator.config import SimulatorSettings
+from services.simulator.pacing import ENDLESS_S
 from services.simulator.run import simulate
 from services.simulator.sender import SendError
 from services.stack.config import StackSettings
 from services.stack.runner import Stack, StackError
 
 # "Until Ctrl-C": live traffic for a year of wall time.
-DEMO_FOREVER_S = 365 * 24 * 3600.0
 
 app = typer.Typer(help="ECAP: e-commerce fraud and customer analytics.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -203,7 +203,7 @@ def demo(
         simulate(
             SimulatorSettings(seed=seed),
             rate=rate,
-            duration=duration or DEMO_FOREVER_S,
+            duration=duration or ENDLESS_S,
             console=console,
         )
     except KeyboardInterrupt:

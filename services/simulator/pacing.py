@@ -18,11 +18,15 @@ from ecap.v1 import common_pb2
 from services.simulator.clock import set_timestamp, timestamp_us
 from services.simulator.records import Label, Timed
 
+# A live run at least this long runs until interrupted: its progress has no total or ETA.
+ENDLESS_S = 365 * 24 * 3600.0
+
 
 class Pacer:
     """How many records a run at `rate` per second may have released after `elapsed_s`."""
 
     def __init__(self, rate: float, duration_s: float) -> None:
+        """`duration_s` of ENDLESS_S or more is a run until interrupted (`endless` is True)."""
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate} records/s")
         if duration_s <= 0:
@@ -30,6 +34,7 @@ class Pacer:
         self.rate = rate
         self.duration_s = duration_s
         self.total = math.floor(rate * duration_s)
+        self.endless = duration_s >= ENDLESS_S
 
     def allowance(self, elapsed_s: float) -> int:
         """Records due by `elapsed_s` seconds into the run, never more than the run's total."""

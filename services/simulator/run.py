@@ -228,7 +228,8 @@ def _live(delivery: _Delivery, rate: float, duration: float) -> SimulateResult:
     kept: list[Timed] = []
 
     async def released(progress: Progress) -> AsyncIterator[list[Timed]]:
-        task = progress.add_task(f"live at {rate:g} records/s", total=pacer.total)
+        total = None if pacer.endless else pacer.total
+        task = progress.add_task(f"live at {rate:g} records/s", total=total)
         async for chunk in paced(simulation.stream(), pacer):
             result.records.update(type(item.record).__name__ for item in chunk)
             result.fraud_labels += sum(item.label.label for item in chunk if item.label)

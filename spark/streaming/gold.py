@@ -174,8 +174,18 @@ class GoldAggregate:
 
     @property
     def stream(self) -> str:
-        """The name (and checkpoint directory) of the stream that keeps the table."""
+        """The name of the stream that keeps the table."""
         return f"gold_{self.name}"
+
+    @property
+    def checkpoint(self) -> str:
+        """The stream's checkpoint directory, named after the tables it reads.
+
+        Spark cannot resume a checkpoint with other sources than it recorded. A table that
+        gains a source starts a new checkpoint instead, and the stream recomputes its minutes
+        from silver: safe, as each batch replaces whole minutes.
+        """
+        return f"{self.stream}.from-{'-'.join(self.reads)}"
 
 
 AGGREGATES: dict[str, GoldAggregate] = {
@@ -204,7 +214,7 @@ def _write_batch(settings: LakeSettings, gold: GoldAggregate) -> Callable[[DataF
         spark = changed.sparkSession
 
         def read(table: str) -> DataFrame:
-            return spark.read.format("delta").load(TABLES[table].uri(lake))
+            return TABLES[table].read(spark, lake)
 
         silver = read(gold.source)
         if gold.via_transaction:
@@ -240,5 +250,5 @@ def start(
         _changes(spark, settings, gold)
         .writeStream.queryName(gold.stream)
         .foreachBatch(_write_batch(settings, gold))
-        .option("checkpointLocation", settings.spark.checkpoint_location(gold.stream))
+        .option("checkpointLocation", settings.spark.checkpoint_location(gold.checkpoint))
     ).start()

@@ -48,7 +48,7 @@ Starter = Callable[[SparkSession, LakeSettings, Trigger], StreamingQuery]
 
 @dataclass(frozen=True)
 class Stream:
-    """One streaming query: its name (also its checkpoint), layer, tables read and written."""
+    """One streaming query: its name, layer, tables read and written, and checkpoint."""
 
     name: str
     layer: Layer
@@ -57,6 +57,13 @@ class Stream:
     start: Starter
     # Catching up (`available_now`), stages run in increasing order.
     stage: int = 0
+    # The checkpoint directory's name, when it is not the stream's name.
+    checkpoint_name: str | None = None
+
+    @property
+    def checkpoint(self) -> str:
+        """The name of the stream's checkpoint directory."""
+        return self.checkpoint_name or self.name
 
 
 class StreamFailedError(RuntimeError):
@@ -82,7 +89,9 @@ def _gold(aggregate: gold.GoldAggregate) -> Stream:
     def start(spark: SparkSession, settings: LakeSettings, trigger: Trigger) -> StreamingQuery:
         return gold.start(spark, settings, aggregate, trigger)
 
-    return Stream(aggregate.stream, "gold", aggregate.reads, (aggregate.name,), start, 3)
+    return Stream(
+        aggregate.stream, "gold", aggregate.reads, (aggregate.name,), start, 3, aggregate.checkpoint
+    )
 
 
 # Beside gold: both only read silver tables of the stages before.

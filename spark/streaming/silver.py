@@ -400,7 +400,7 @@ class Batch:
 
     def read(self, table: str) -> DataFrame:
         """The silver table `table` as it is now (a batch DataFrame)."""
-        return self.spark.read.format("delta").load(TABLES[table].uri(self.lake))
+        return TABLES[table].read(self.spark, self.lake)
 
 
 Store = Callable[[Batch, DataFrame, Sequence[str]], None]

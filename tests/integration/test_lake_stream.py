@@ -1073,7 +1073,8 @@ def test_status_file_reports_each_stream(lake_run: LakeRun) -> None:
 
 def test_checkpoints_live_one_per_stream(lake_run: LakeRun) -> None:
     root = Path(lake_run.settings.spark.checkpoint_root)
-    assert sorted(path.name for path in root.iterdir()) == sorted(STREAMS)
+    expected = [stream.checkpoint for stream in ALL_STREAMS]
+    assert sorted(path.name for path in root.iterdir()) == sorted(expected)
 
 
 def _delta_rows(uri: str, columns: list[str]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from confluent_kafka.admin import NewTopic
 from deltalake import DeltaTable, QueryBuilder
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 from pyspark.testing import assertDataFrameEqual
 
 from ecap.v1 import common_pb2
@@ -32,6 +33,7 @@ from spark.config import SparkSettings
 from spark.jars import ensure_jars
 from spark.kafka import read_topic, read_topic_stream
 from spark.protobuf import decode_kafka
+from spark.tables import TABLES
 from tests.fixtures.kafka import make_transactions
 
 pytestmark = pytest.mark.integration
@@ -251,3 +253,23 @@ def test_added_jars_do_not_duplicate_what_pyspark_ships(spark_settings: SparkSet
     shipped = {_artifact(jar.name) for jar in pyspark_jars.glob("*.jar")}
     assert {"delta-spark_4.2_2.13", "spark-sql-kafka-0-10_2.13", "kafka-clients"} <= ours
     assert not ours & shipped
+
+
+def test_a_table_written_before_a_column_was_declared_reads_with_it_as_nulls(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    spec = TABLES["transaction_items"]
+    settings = SparkSettings(lake_uri=str(tmp_path / "lake"))
+    older = [name for name in spec.column_names if name != "category"]
+    schema = spec.spark_schema()
+    row = tuple("t-1" if name == "transaction_id" else None for name in older)
+    frame = spark.createDataFrame([row], StructType([f for f in schema.fields if f.name in older]))
+    frame.write.format("delta").save(spec.uri(settings))
+
+    read = spec.read(spark, settings)
+    assert read.columns[: len(older)] == older
+    assert set(read.columns) == set(spec.column_names)
+    assert read.schema["category"].dataType == schema["category"].dataType
+    assert [tuple(r) for r in read.select("category", "transaction_id").collect()] == [
+        (None, "t-1")
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from google.protobuf import descriptor_pb2
 
 from spark.protobuf import DESCRIPTOR_SET
 from spark.quality import rules_for
+from spark.streaming import gold
 from spark.streaming.config import LakeSettings
 from spark.streaming.job import STREAMS
 from spark.streaming.silver import SILVER
@@ -109,3 +111,14 @@ def test_the_session_join_is_configured_in_minutes(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ECAP_LAKE_SESSION_WINDOW_MIN", "0")
     with pytest.raises(ValueError, match="session_window_min"):
         LakeSettings()
+
+
+def test_a_gold_stream_that_gains_a_source_gets_a_new_checkpoint():
+    # Spark refuses a checkpoint recorded with other sources; gold recomputes whole minutes.
+    kpi = gold.AGGREGATES["kpi_minute"]
+    assert kpi.checkpoint == "gold_kpi_minute.from-transactions-decisions"
+    fewer = dataclasses.replace(kpi, via_transaction=())
+    assert fewer.checkpoint != kpi.checkpoint
+    by_name = {stream.name: stream for stream in STREAMS}
+    assert by_name["gold_kpi_minute"].checkpoint == kpi.checkpoint
+    assert by_name["silver_transactions"].checkpoint == "silver_transactions"

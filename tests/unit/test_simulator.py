@@ -27,7 +27,7 @@ from services.simulator.corrupt import (
     invalid_records,
 )
 from services.simulator.generator import Simulation, batches, split
-from services.simulator.pacing import Pacer, paced
+from services.simulator.pacing import ENDLESS_S, Pacer, paced
 from services.simulator.parquet import read_parquet, write_parquet
 from services.simulator.records import FRAUD_SCENARIOS, Scenario, Timed
 from services.simulator.reference import COMPLEMENTS
@@ -397,6 +397,13 @@ def test_pacer_counts_records_due_and_stops_at_the_total():
     assert [pacer.allowance(s) for s in (-1, 0, 0.5, 1, 2.5, 60)] == [0, 0, 100, 200, 500, 500]
     with pytest.raises(ValueError, match="rate"):
         Pacer(rate=0, duration_s=1)
+    assert not pacer.endless
+
+
+def test_a_pacer_of_endless_length_runs_until_interrupted():
+    pacer = Pacer(rate=200, duration_s=ENDLESS_S)
+    assert pacer.endless
+    assert pacer.allowance(3600) == 720_000
 
 
 def test_paced_release_restamps_records_to_the_wall_clock_without_sleeping():
