@@ -102,13 +102,21 @@ def test_each_message_type_is_keyed_by_the_entity_it_is_ordered_by() -> None:
     assert record_key(common_pb2.BehaviorEvent(event_id="e-1", session_id="s-4")) == b"s-4"
     assert record_key(common_pb2.Decision(decision_id="d-1", transaction_id="t-7")) == b"t-7"
     assert record_key(common_pb2.Product(product_id="p-3")) == b"p-3"
+    alert = common_pb2.FraudAlert(
+        alert_id="a-1", decision=common_pb2.Decision(transaction_id="t-8")
+    )
+    assert record_key(alert) == b"t-8"
+    assert record_key(common_pb2.CaseEvent(event_id="v-1", case_id="case-2")) == b"case-2"
 
 
 def test_the_key_table_names_real_fields_of_real_messages() -> None:
     for type_name, field in KEY_FIELDS.items():
         message_name = type_name.removeprefix("ecap.v1.")
         descriptor = common_pb2.DESCRIPTOR.message_types_by_name[message_name]
-        assert field in descriptor.fields_by_name, type_name
+        *parents, leaf = field.split(".")
+        for parent in parents:
+            descriptor = descriptor.fields_by_name[parent].message_type
+        assert descriptor.fields_by_name[leaf].type == descriptor.fields_by_name[leaf].TYPE_STRING
 
 
 def test_a_message_type_without_a_declared_key_is_refused() -> None:

@@ -40,6 +40,8 @@ KEY_FIELDS: Mapping[str, str] = MappingProxyType(
         "ecap.v1.Decision": "transaction_id",
         "ecap.v1.Product": "product_id",
         "ecap.v1.Customer": "customer_id",
+        "ecap.v1.FraudAlert": "decision.transaction_id",
+        "ecap.v1.CaseEvent": "case_id",
     }
 )
 
@@ -81,7 +83,7 @@ Outcome = Ack | DeliveryError
 
 
 def record_key(message: Message) -> bytes:
-    """The record key of `message`: the value of its type's field in `KEY_FIELDS`."""
+    """The record key of `message`: its type's field (a dotted path) in `KEY_FIELDS`."""
     type_name = message.DESCRIPTOR.full_name
     try:
         field = KEY_FIELDS[type_name]
@@ -90,7 +92,7 @@ def record_key(message: Message) -> bytes:
             f"no Kafka key declared for {type_name}: add the field that orders its records "
             "to KEY_FIELDS in services/mesh/kafka/producer.py"
         ) from None
-    value = getattr(message, field)
+    value = functools.reduce(getattr, field.split("."), message)
     if not value:
         raise ValueError(f"{type_name}.{field} is empty, but it is the record key")
     return value.encode()

@@ -82,13 +82,14 @@ TOPICS: tuple[TopicSpec, ...] = (
         2,
         # Alerts must outlive any outage of the case service that consumes them.
         {"retention.ms": str(30 * DAY_MS), "retention.bytes": "-1"},
-        "ecap.v1.Decision (REVIEW and DECLINE) keyed by transaction_id",
+        "ecap.v1.FraudAlert (decisions REVIEW and DECLINE, with the transaction) keyed by "
+        "transaction_id",
     ),
     TopicSpec(
         "case-events",
         2,
         {"retention.ms": str(30 * DAY_MS), "retention.bytes": "-1"},
-        "case resolutions (the training labels) keyed by case",
+        "ecap.v1.CaseEvent: case resolutions and reopenings (the training labels) keyed by case_id",
     ),
     TopicSpec(
         "dead-letter",
