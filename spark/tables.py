@@ -127,6 +127,19 @@ class TableSpec:
             return frame
         return frame.withColumns({f.name: F.lit(None).cast(f.dataType) for f in missing})
 
+    def read_stream(self, spark: SparkSession, settings: SparkSettings) -> DataFrame:
+        """The table's new rows as a stream source.
+
+        Commits that delete or rewrite rows (retention, versioned
+        upserts) are skipped rather than stopping the streams that read the table: the
+        rows a stream already took stay taken.
+        """
+        return (
+            spark.readStream.format("delta")
+            .option("skipChangeCommits", "true")
+            .load(self.uri(settings))
+        )
+
 
 TypeTree: TypeAlias = "str | tuple[TypeTree, ...]"
 _GENERIC = re.compile(r"^(array|map)<(.+)>$")

@@ -230,7 +230,7 @@ def _write_batch(settings: LakeSettings, gold: GoldAggregate) -> Callable[[DataF
 
 def _changes(spark: SparkSession, settings: LakeSettings, gold: GoldAggregate) -> DataFrame:
     def read(table: str) -> DataFrame:
-        return spark.readStream.format("delta").load(TABLES[table].uri(settings.spark))
+        return TABLES[table].read_stream(spark, settings.spark)
 
     if not gold.via_transaction:
         return read(gold.source).select("occurred_at")

@@ -104,7 +104,7 @@ def start(spark: SparkSession, settings: LakeSettings, trigger: Trigger) -> Stre
     """Start the stream that fills `transaction_sessions` from silver transactions and events."""
 
     def read(table: str) -> DataFrame:
-        return spark.readStream.format("delta").load(TABLES[table].uri(settings.spark))
+        return TABLES[table].read_stream(spark, settings.spark)
 
     matches = transaction_sessions(
         read("transactions"),

@@ -724,8 +724,8 @@ def start(
 ) -> StreamingQuery:
     """Start the stream that turns `silver.source` (bronze) into the silver table(s)."""
     return trigger.apply(
-        spark.readStream.format("delta")
-        .load(TABLES[silver.source].uri(settings.spark))
+        TABLES[silver.source]
+        .read_stream(spark, settings.spark)
         .writeStream.queryName(silver.stream)
         .foreachBatch(_write_batch(settings, silver))
         .option("checkpointLocation", settings.spark.checkpoint_location(silver.stream))

@@ -273,3 +273,41 @@ def test_a_table_written_before_a_column_was_declared_reads_with_it_as_nulls(
     assert [tuple(r) for r in read.select("category", "transaction_id").collect()] == [
         (None, "t-1")
     ]
+
+
+def test_a_stream_over_a_table_carries_on_after_retention_deletes_rows(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    spec = TABLES["transaction_items"]
+    settings = SparkSettings(lake_uri=str(tmp_path / "lake"))
+    schema = spec.spark_schema()
+
+    def append(ids: list[str]) -> None:
+        rows = [tuple(i if f.name == "transaction_id" else None for f in schema) for i in ids]
+        spark.createDataFrame(rows, schema).write.format("delta").mode("append").save(
+            spec.uri(settings)
+        )
+
+    seen: list[str] = []
+
+    def catch_up() -> None:
+        query = (
+            spec.read_stream(spark, settings)
+            .writeStream.foreachBatch(
+                lambda batch, _id: seen.extend(
+                    r[0] for r in batch.select("transaction_id").collect()
+                )
+            )
+            .option("checkpointLocation", str(tmp_path / "checkpoint"))
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination(120)
+        assert query.exception() is None, query.exception()
+
+    append(["t-1", "t-2"])
+    catch_up()
+    DeltaTable(spec.uri(settings)).delete("transaction_id = 't-1'")  # as retention does
+    append(["t-3"])
+    catch_up()
+    assert sorted(seen) == ["t-1", "t-2", "t-3"]
