@@ -19,11 +19,13 @@ running readers keep working for at least that long.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from deltalake import DeltaTable
@@ -58,6 +60,11 @@ class MaintenanceSettings(BaseSettings):
         default=6 * 3600.0,
         gt=0,
         description="how often `ecap lake retention --schedule` applies the retention policy",
+    )
+    status_path: Path | None = Field(
+        default=None,
+        description="where the retention schedule writes its last round (JSON); `ecap up` "
+        "waits for this file",
     )
     optimize_target_mb: int | None = Field(
         default=None, ge=1, description="target file size of OPTIMIZE; default delta-rs's"
@@ -343,17 +350,53 @@ def run_retention_schedule(
     """Apply the retention policy now and then every `retention_interval_s` until `stop`.
 
     A failed round is logged and retried at the next interval (a concurrent writer may win a
-    commit race); returns how many rounds ran.
+    commit race); returns how many rounds ran. With a `status_path`, the schedule writes
+    there when it starts and after each round: when, how many rounds, each table's outcome
+    and the round's error.
     """
     settings = settings or MaintenanceSettings()
+    status = _ScheduleStatus(settings.status_path, settings.retention_interval_s)
     rounds = 0
     while not stop.is_set():
+        lines: list[str] = []
+
+        def both(line: str, lines: list[str] = lines) -> None:
+            lines.append(line)
+            report(line)
+
+        error = None
         try:
-            apply_retention_everywhere(lake, settings=settings, report=report)
-        except Exception:
+            apply_retention_everywhere(lake, settings=settings, report=both)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
             log.exception(
                 "lake retention round failed; retrying in %ss", settings.retention_interval_s
             )
         rounds += 1
+        status.write(rounds, lines, error)
         stop.wait(settings.retention_interval_s)
     return rounds
+
+
+class _ScheduleStatus:
+    """The retention schedule's status file (nothing when there is no path)."""
+
+    def __init__(self, path: Path | None, interval_s: float) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.write(0, [], None)
+
+    def write(self, rounds: int, tables: list[str], error: str | None) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = {
+            "at": datetime.now(UTC).isoformat(),
+            "interval_s": self.interval_s,
+            "rounds": rounds,
+            "tables": tables,
+            "error": error,
+        }
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps(body, indent=1))
+        partial.replace(self.path)  # readers never see half a file

@@ -6,6 +6,7 @@ tests run the same functions on real Delta tables.
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -200,10 +201,14 @@ def test_the_retention_schedule_runs_rounds_until_stopped(tmp_path) -> None:
         if len(lines) == 2 * len(TABLES):  # the second round is done
             stop.set()
 
-    settings = MaintenanceSettings(retention_interval_s=0.01)
+    status_path = tmp_path / "run" / "retention.json"
+    settings = MaintenanceSettings(retention_interval_s=0.01, status_path=status_path)
     assert run_retention_schedule(lake, stop, settings=settings, report=report) == 2
     assert lines[0] == "bronze_transactions: skipped (not created yet)"
     assert "products: skipped (no retention column: kept)" in lines
+    status = json.loads(status_path.read_text())
+    assert status["rounds"] == 2 and status["error"] is None
+    assert status["tables"] == lines[len(TABLES) :]  # the last round's
 
 
 def test_the_lake_cli_imports_neither_pyspark_nor_a_jvm() -> None:
