@@ -88,6 +88,17 @@ def lake_stream(
     os.execv(sys.executable, argv)
 
 
+@lake_app.command("load-labels")
+def lake_load_labels(
+    path: Annotated[
+        str,
+        typer.Argument(help="a labels Parquet file, e.g. DIR/labels.parquet of `simulate --out`"),
+    ],
+) -> None:
+    """Load the simulator's ground-truth labels into silver labels (a Spark batch job)."""
+    os.execv(sys.executable, [sys.executable, "-m", "spark.jobs.load_labels", path])
+
+
 @lake_app.command("tables")
 def lake_tables() -> None:
     """Every declared table: version, rows, files, size, last write and retention."""

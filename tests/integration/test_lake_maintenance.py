@@ -8,6 +8,9 @@ and the declared retention.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from pyspark.testing import assertDataFrameEqual
 from typer.testing import CliRunner
 
 from services.cli.main import app
+from services.simulator.parquet import write_parquet
+from services.simulator.records import Label, Scenario
 from spark.config import SparkSettings
 from spark.maintenance import (
     LakeMaintenanceError,
@@ -256,3 +261,32 @@ def test_the_cli_shows_tables_and_refuses_what_is_unsafe_or_unknown(
     assert missing.exit_code == 2 and "does not exist yet" in missing.output
     history = runner.invoke(app, ["lake", "history", "bronze_transactions"])
     assert history.exit_code == 0 and "RESTORE" in history.output
+
+
+def test_load_labels_puts_the_simulators_ground_truth_into_silver_labels(tmp_path) -> None:
+    labels = [
+        Label("t-1", 1, Scenario.CARD_TESTING, 1_764_000_000_000_000),
+        Label("t-2", 0, Scenario.LEGIT, 1_764_000_060_000_000),
+    ]
+    labels_file = write_parquet(tmp_path / "sim", [], labels)["labels"]
+    env = {**os.environ, "ECAP_LAKE_URI": str(tmp_path / "lake")}
+    command = [sys.executable, "-m", "services.cli.main", "lake", "load-labels"]
+
+    missing = subprocess.run(
+        [*command, str(tmp_path / "nowhere.parquet")], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "no labels file at" in missing.stderr
+
+    loaded = subprocess.run(
+        [*command, str(labels_file)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert "loaded 2 ground-truth labels" in loaded.stdout
+    lake = SparkSettings(lake_uri=str(tmp_path / "lake"))
+    rows = DeltaTable(TABLES["labels"].uri(lake)).to_pyarrow_table().to_pylist()
+    found = {(r["transaction_id"], r["is_fraud"], r["scenario"], r["source"]) for r in rows}
+    assert found == {
+        ("t-1", True, "card_testing", "ground_truth"),
+        ("t-2", False, "legit", "ground_truth"),
+    }
+    assert len(rows) == 2
