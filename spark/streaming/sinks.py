@@ -62,14 +62,26 @@ def _merge(
     extra_columns: Sequence[str],
 ) -> DeltaMergeBuilder:
     source = rows.select(*spec.column_names, *extra_columns).alias("s")
-    merge = (
-        DeltaTable.forPath(spark, spec.uri(settings))
-        .alias("t")
-        .merge(source, _on_key(spec, pinned))
-    )
-    # Columns beyond the declared ones come from fields added to a proto: the table gains
-    # them (older rows read null) instead of the write failing.
-    return merge.withSchemaEvolution() if extra_columns else merge
+    target = DeltaTable.forPath(spark, spec.uri(settings))
+    present = set(target.toDF().columns)
+    lacking = [column for column in spec.column_names if column not in present]
+    lacking_keys = [column for column in spec.key if column in lacking]
+    if lacking_keys:
+        raise OutdatedTableError(
+            f"table {spec.name} at {spec.uri(settings)} has no key column(s) "
+            f"{', '.join(lacking_keys)}: it was written before the catalogue declared its "
+            f"key as ({', '.join(spec.key)}). Rows cannot be matched by a key they lack; "
+            "stop the lake job and move the table and its stream's checkpoint aside (a gold "
+            "table is then recomputed from silver)"
+        )
+    merge = target.alias("t").merge(source, _on_key(spec, pinned))
+    # Columns beyond the table's come from fields added to a proto (`extra_columns`) or to
+    # the catalogue: the table gains them (older rows read null) instead of the write failing.
+    return merge.withSchemaEvolution() if extra_columns or lacking else merge
+
+
+class OutdatedTableError(RuntimeError):
+    """A table's stored schema cannot take the catalogue's rows without a rebuild."""
 
 
 def insert_new(

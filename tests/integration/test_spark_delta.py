@@ -33,7 +33,8 @@ from spark.config import SparkSettings
 from spark.jars import ensure_jars
 from spark.kafka import read_topic, read_topic_stream
 from spark.protobuf import decode_kafka
-from spark.tables import TABLES
+from spark.streaming.sinks import OutdatedTableError, upsert
+from spark.tables import TABLES, TableSpec
 from tests.fixtures.kafka import make_transactions
 
 pytestmark = pytest.mark.integration
@@ -311,3 +312,36 @@ def test_a_stream_over_a_table_carries_on_after_retention_deletes_rows(
     append(["t-3"])
     catch_up()
     assert sorted(seen) == ["t-1", "t-2", "t-3"]
+
+
+def _older_table(spark: SparkSession, spec: TableSpec, settings: SparkSettings, without: str):
+    schema = StructType([f for f in spec.spark_schema().fields if f.name != without])
+    spark.createDataFrame([], schema).write.format("delta").save(spec.uri(settings))
+
+
+def _kpi_row(spark: SparkSession, spec: TableSpec) -> DataFrame:
+    values = {"minute": datetime(2026, 11, 26, 9, 30, tzinfo=UTC), "country": "DE"}
+    values |= {"channel": "web", "currency": "EUR", "category": "books", "orders": 3}
+    row = tuple(values.get(name) for name in spec.column_names)
+    return spark.createDataFrame([row], spec.spark_schema())
+
+
+def test_an_upsert_adds_the_declared_columns_an_older_table_lacks(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    spec = TABLES["kpi_minute"]
+    settings = SparkSettings(lake_uri=str(tmp_path / "lake"))
+    _older_table(spark, spec, settings, without="decisions")
+    upsert(spark, spec, settings, _kpi_row(spark, spec))
+    rows = DeltaTable(spec.uri(settings)).to_pyarrow_table().to_pylist()
+    assert [(r["category"], r["orders"], r["decisions"]) for r in rows] == [("books", 3, None)]
+
+
+def test_an_older_table_without_a_declared_key_column_is_named_not_merged(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    spec = TABLES["kpi_minute"]
+    settings = SparkSettings(lake_uri=str(tmp_path / "lake"))
+    _older_table(spark, spec, settings, without="category")
+    with pytest.raises(OutdatedTableError, match=r"kpi_minute .* no key column\(s\) category"):
+        upsert(spark, spec, settings, _kpi_row(spark, spec))
