@@ -344,10 +344,12 @@ def run_retention_schedule(
     lake: SparkSettings,
     stop: threading.Event,
     *,
+    specs: Iterable[TableSpec] | None = None,
     settings: MaintenanceSettings | None = None,
     report: Report = _quiet,
 ) -> int:
-    """Apply the retention policy now and then every `retention_interval_s` until `stop`.
+    """Apply the retention policy (to `specs`, default every table) now and then every
+    `retention_interval_s` until `stop`.
 
     A failed round is logged and retried at the next interval (a concurrent writer may win a
     commit race); returns how many rounds ran. With a `status_path`, the schedule writes
@@ -366,7 +368,7 @@ def run_retention_schedule(
 
         error = None
         try:
-            apply_retention_everywhere(lake, settings=settings, report=both)
+            apply_retention_everywhere(lake, specs=specs, settings=settings, report=both)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.exception(

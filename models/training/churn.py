@@ -22,6 +22,7 @@ from models.training.fraud import (
     fit_baseline,
     fit_xgboost,
     predict,
+    report_header,
     write_predictions,
 )
 
@@ -121,16 +122,13 @@ def train_churn(
     baseline_scores = baseline.predict_proba(test[names].to_numpy())[:, 1]
     importance = booster.get_score(importance_type="total_gain")
     report = {
-        "model": "churn",
-        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "input": {name: source.to_dict() for name, source in provenance.items()},
-        "features": {
-            "set": features.name,
-            "version": features.version,
-            "hash": features.hash,
-            "used": names,
-            "skipped": skipped,
-        },
+        **report_header(
+            "churn",
+            {name: source.to_dict() for name, source in provenance.items()},
+            features,
+            names,
+            skipped,
+        ),
         "cutoffs": {
             "train": train_cutoff.isoformat(),
             "test": test_cutoff.isoformat(),

@@ -30,6 +30,7 @@ from models.training.evaluate import (
     save_plots,
 )
 from models.training.periods import Periods, check_no_leakage, default_periods, select
+from models.training.store import now_iso
 
 Progress = Callable[[int, int], None]
 PROGRESS_EVERY = 2000
@@ -117,6 +118,24 @@ def predict(booster: xgb.Booster, x: np.ndarray, names: list[str]) -> np.ndarray
     return booster.predict(matrix, iteration_range=(0, booster.best_iteration + 1))
 
 
+def report_header(
+    model: str, source: dict, features: FeatureSet, used: list[str], skipped: list[str]
+) -> dict:
+    """What every training report starts with: the model, when, its input and its features."""
+    return {
+        "model": model,
+        "trained_at": now_iso(),
+        "input": source,
+        "features": {
+            "set": features.name,
+            "version": features.version,
+            "hash": features.hash,
+            "used": used,
+            "skipped": skipped,
+        },
+    }
+
+
 def fit_baseline(x_train, y_train):
     model = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
@@ -190,16 +209,7 @@ def train_fraud(
     xgb_metrics = ranking_metrics(y["test"], scores)
     base_metrics = ranking_metrics(y["test"], baseline_scores)
     report = {
-        "model": "fraud",
-        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "input": source.to_dict(),
-        "features": {
-            "set": features.name,
-            "version": features.version,
-            "hash": features.hash,
-            "used": names,
-            "skipped": skipped,
-        },
+        **report_header("fraud", source.to_dict(), features, names, skipped),
         "periods": periods.to_dict(),
         "rows": {"train": len(fit), "validation": len(valid), "test": len(test)},
         "xgboost": {

@@ -240,6 +240,21 @@ def _claimed_by(actor: Actor) -> dict[str, Any]:
     return {"status": Status.IN_REVIEW.value, "assignee": actor.subject}
 
 
+def _new_event(
+    case_id: str, action: Action, actor: Actor, before: dict, after: dict, now: datetime
+) -> SimpleNamespace:
+    """An audit event (its `seq` comes from the database on insert)."""
+    return SimpleNamespace(
+        event_id=uuid.uuid4().hex,
+        case_id=case_id,
+        action=action.value,
+        actor=actor.subject,
+        occurred_at=now,
+        before=before,
+        after=after,
+    )
+
+
 def utcnow() -> datetime:
     """Now, aware UTC."""
     return datetime.now(UTC)
@@ -555,14 +570,8 @@ class CaseStore:
         return record
 
     def _claim_next_postgres(self, actor: Actor, queues: Sequence[str]) -> CaseRecord | None:
-        event = SimpleNamespace(
-            event_id=uuid.uuid4().hex,
-            action=Action.CLAIMED.value,
-            actor=actor.subject,
-            occurred_at=utcnow(),
-            before=_UNCLAIMED,
-            after=_claimed_by(actor),
-        )
+        # The case id is known, and the event written, once the statement has claimed one.
+        event = _new_event("", Action.CLAIMED, actor, _UNCLAIMED, _claimed_by(actor), utcnow())
         queues = list(dict.fromkeys(queues))
         if len(queues) == 1:
             claim, which = _CLAIM_POSTGRES_ONE_QUEUE, {"queue": queues[0]}
@@ -867,15 +876,7 @@ class CaseStore:
         after: dict,
         now: datetime,
     ) -> SimpleNamespace:
-        event = SimpleNamespace(
-            event_id=uuid.uuid4().hex,
-            case_id=case.case_id,
-            action=action.value,
-            actor=actor.subject,
-            occurred_at=now,
-            before=before,
-            after=after,
-        )
+        event = _new_event(case.case_id, action, actor, before, after, now)
         event.seq = session.execute(_INSERT_AUDIT, vars(event)).scalar_one()
         return event
 

@@ -236,7 +236,9 @@ def lake_retention(
             stop = threading.Event()
             console.print(f"applying retention every {settings.retention_interval_s:g} s")
             try:
-                run_retention_schedule(lake, stop, settings=settings, report=console.print)
+                run_retention_schedule(
+                    lake, stop, specs=specs, settings=settings, report=console.print
+                )
             except KeyboardInterrupt:
                 stop.set()
             return

@@ -222,3 +222,18 @@ def test_the_lake_cli_imports_neither_pyspark_nor_a_jvm() -> None:
 def test_delta_rs_gets_the_lake_uri_in_its_own_spelling() -> None:
     assert delta_rs_uri("s3a://ecap/lake/gold/kpi_minute") == "s3://ecap/lake/gold/kpi_minute"
     assert delta_rs_uri("/data/lake/gold/kpi_minute") == "/data/lake/gold/kpi_minute"
+
+
+def test_the_retention_schedule_keeps_to_the_tables_it_is_given(tmp_path) -> None:
+    lake = SparkSettings(lake_uri=str(tmp_path / "lake"))
+    stop = threading.Event()
+    lines: list[str] = []
+
+    def report(line: str) -> None:
+        lines.append(line)
+        stop.set()
+
+    settings = MaintenanceSettings(retention_interval_s=0.01)
+    specs = [TABLES["products"]]
+    assert run_retention_schedule(lake, stop, specs=specs, settings=settings, report=report) == 1
+    assert lines == ["products: skipped (no retention column: kept)"]
