@@ -28,6 +28,7 @@ class ServedModel:
     best_iteration: int
     thresholds: dict[str, float]
     threads: int = 1
+    feature_metadata: dict[str, str] | None = None
 
     def describe(self) -> dict[str, Any]:
         names = self.feature_names
@@ -37,6 +38,7 @@ class ServedModel:
             "feature_names": names,
             "required_features": [names[i] for i in self.required],
             "thresholds": self.thresholds,
+            "feature_metadata": self.feature_metadata or {},
             "output_columns": ["probability", *(f"contribution:{n}" for n in names), "bias"],
         }
 
@@ -82,7 +84,8 @@ def load_served_model(kind: str, tag: str | None = None, threads: int = 1) -> Se
     booster, metadata = load_model(tag)
     booster.set_param({"nthread": threads})
     names = list(metadata["feature_names"])
-    declarations = json.loads(metadata["feature_declarations"])["features"]
+    feature_set = json.loads(metadata["feature_declarations"])
+    declarations = feature_set["features"]
     required = [
         i
         for i, feature in enumerate(declarations)
@@ -97,4 +100,5 @@ def load_served_model(kind: str, tag: str | None = None, threads: int = 1) -> Se
         best_iteration=int(metadata.get("best_iteration", booster.num_boosted_rounds() - 1)),
         thresholds=dict(metadata.get("thresholds", {})),
         threads=threads,
+        feature_metadata=dict(feature_set.get("metadata", {})),
     )

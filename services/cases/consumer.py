@@ -18,9 +18,9 @@ from prometheus_client import Counter
 
 from ecap.v1 import common_pb2
 from services.cases.convert import alert_facts
-from services.cases.kafka_logs import QUIET_NATIVE_LOG, KafkaErrorLog
 from services.cases.records import AlertFacts
 from services.cases.store import CaseStore
+from services.mesh.kafka.logs import QUIET_NATIVE_LOG, KafkaErrorLog
 
 log = structlog.get_logger("ecap.cases.alerts")
 

@@ -15,10 +15,10 @@ import structlog
 from confluent_kafka import KafkaError, Producer
 
 from services.cases.events import PUBLISHED_ACTIONS
-from services.cases.kafka_logs import QUIET_NATIVE_LOG, KafkaErrorLog
 from services.cases.models import OutboxRow
 from services.cases.records import Change
 from services.cases.store import CaseStore
+from services.mesh.kafka.logs import QUIET_NATIVE_LOG, KafkaErrorLog
 from services.mesh.kafka.producer import CE_TYPE_HEADER, producer_config
 
 log = structlog.get_logger("ecap.cases.outbox")

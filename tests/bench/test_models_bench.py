@@ -25,7 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from models.serving.loading import load_served_model
-from tests.integration.test_models_serving import bentoml_serve, trained  # noqa: F401
+from tests.fixtures.bentoml import bentoml_serve
+from tests.integration.test_models_serving import trained  # noqa: F401
 
 DURATION_S = 5.0
 CLIENT_TIMEOUT_S = 10.0

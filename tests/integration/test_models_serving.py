@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,95 +17,18 @@ import pytest
 import xgboost as xgb
 
 from models.features import fraud_features
-from models.training.config import ModelStoreSettings, TrainingSettings
-from models.training.data import load_labelled_transactions
-from models.training.fraud import point_in_time_matrix, train_fraud
-from models.training.store import load_model, open_store
-from services.simulator.config import FraudRates, SimulatorSettings
-from services.simulator.run import simulate
-from tests.support.net import free_port
+from models.training.fraud import point_in_time_matrix
+from models.training.store import load_model
+from tests.fixtures.bentoml import TrainedModel, bentoml_serve
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 180
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, np.ndarray]:
-    """A small fraud model in a temporary store, and feature rows to score."""
-    world = tmp_path_factory.mktemp("serving-world")
-    tripled = FraudRates(**{k: 3 * v for k, v in FraudRates().model_dump().items()})
-    simulate(
-        SimulatorSettings(seed=7, customers=400, fraud=tripled),
-        start=datetime(2026, 4, 1, tzinfo=UTC),
-        days=14,
-        out=world,
-    )
-    home = open_store(ModelStoreSettings(home=tmp_path_factory.mktemp("bentoml")))
-    transactions, source = load_labelled_transactions(world)
-    result = train_fraud(
-        transactions,
-        source,
-        out_dir=world / "report",
-        settings=TrainingSettings(n_estimators=60, label_delay_days=2),
-    )
-    matrix = point_in_time_matrix(transactions, fraud_features(timedelta(days=2)))
-    return home, result.tag, matrix.to_numpy()[-96:].astype(np.float32)
-
-
-@contextmanager
-def bentoml_serve(home: Path, tag: str, **env: str) -> Iterator[str]:
-    """`bentoml serve` of the fraud service on a free port; yields its URL once ready."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "BENTOML_HOME": str(home),
-        "ECAP_SERVING_FRAUD_MODEL": tag,
-        "BENTOML_DO_NOT_TRACK": "true",
-        **env,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "models.serving.services:Fraud",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited:\n{process.stdout.read()}")
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"bentoml serve not ready in {READY_TIMEOUT_S} s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def trained(fraud_model: TrainedModel) -> tuple[Path, str, np.ndarray]:
+    """The shared fraud model's store and tag, and feature rows to score."""
+    matrix = point_in_time_matrix(fraud_model.transactions, fraud_features())
+    return fraud_model.home, fraud_model.tag, matrix.to_numpy()[-96:].astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,16 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from ecap.v1 import common_pb2 as ecap_dot_v1_dot_common__pb2
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65\x63\x61p/v1/scoring.proto\x12\x07\x65\x63\x61p.v12\x10\n\x0eScoringServiceB%Z#ecap.dev/gateway/gen/ecap/v1;ecapv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65\x63\x61p/v1/scoring.proto\x12\x07\x65\x63\x61p.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x14\x65\x63\x61p/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"L\n\x17ScoreTransactionRequest\x12\x31\n\x0btransaction\x18\x01 \x01(\x0b\x32\x14.ecap.v1.TransactionB\x06\xbaH\x03\xc8\x01\x01\"Q\n\x18ScoreTransactionResponse\x12#\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x11.ecap.v1.Decision\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\x84\x01\n\x13PredictChurnRequest\x12=\n\x0b\x63ustomer_id\x18\x01 \x01(\tB(\xbaH%r#\x10\x01\x18@2\x1d^[A-Za-z0-9][A-Za-z0-9_.:-]*$\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc8\x02\n\x14PredictChurnResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12)\n\trisk_band\x18\x03 \x01(\x0e\x32\x16.ecap.v1.ChurnRiskBand\x12(\n\x07\x64rivers\x18\x04 \x03(\x0b\x32\x17.ecap.v1.DecisionReason\x12\x11\n\tmodel_tag\x18\x05 \x01(\t\x12=\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32+.ecap.v1.PredictChurnResponse.FeaturesEntry\x12.\n\nas_of_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9e\x03\n\x04Rule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x07rule_id\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18?2\x11^[a-z][a-z0-9-]*$\x12\x1e\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x1f\n\nexpression\x18\x05 \x01(\tB\x0b\xbaH\x08r\x03\x18\x80 \xd8\x01\x01\x12-\n\x06\x61\x63tion\x18\x06 \x01(\x0e\x32\x13.ecap.v1.RuleActionB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x32\n\x0breason_code\x18\x07 \x01(\tB\x1d\xbaH\x1ar\x15\x18@2\x11^[A-Z][A-Z0-9_]*$\xd8\x01\x01\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x12\x15\n\rrules_version\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x10ListRulesRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\"a\n\x11ListRulesResponse\x12\x1c\n\x05rules\x18\x01 \x03(\x0b\x32\r.ecap.v1.Rule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rrules_version\x18\x03 \x01(\t\",\n\x0eGetRuleRequest\x12\x1a\n\x07rule_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18?\"8\n\x11\x43reateRuleRequest\x12#\n\x04rule\x18\x01 \x01(\x0b\x32\r.ecap.v1.RuleB\x06\xbaH\x03\xc8\x01\x01\"q\n\x11UpdateRuleRequest\x12#\n\x04rule\x18\x01 \x01(\x0b\x32\r.ecap.v1.RuleB\x06\xbaH\x03\xc8\x01\x01\x12\x37\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01\"G\n\x11\x44\x65leteRuleRequest\x12\x1a\n\x07rule_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18?\x12\x16\n\x04\x65tag\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"O\n\x0fTestRuleRequest\x12#\n\x04rule\x18\x01 \x01(\x0b\x32\r.ecap.v1.RuleB\x06\xbaH\x03\xc8\x01\x01\x12\x17\n\x04\x64\x61ys\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18Z(\x00\"\xc6\x02\n\x10TestRuleResponse\x12\x11\n\tevaluated\x18\x01 \x01(\x03\x12\x0c\n\x04hits\x18\x02 \x01(\x03\x12\x10\n\x08hit_rate\x18\x03 \x01(\x01\x12\x15\n\rlabelled_hits\x18\x04 \x01(\x03\x12\x12\n\nfraud_hits\x18\x05 \x01(\x03\x12\x11\n\tprecision\x18\x06 \x01(\x01\x12\x13\n\x0b\x66raud_total\x18\x07 \x01(\x03\x12\x0e\n\x06recall\x18\x08 \x01(\x01\x12\x0e\n\x06\x65rrors\x18\t \x01(\x03\x12\x30\n\x0cperiod_start\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07\x65lapsed\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration*\x7f\n\rChurnRiskBand\x12\x1f\n\x1b\x43HURN_RISK_BAND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HURN_RISK_BAND_LOW\x10\x01\x12\x1a\n\x16\x43HURN_RISK_BAND_MEDIUM\x10\x02\x12\x18\n\x14\x43HURN_RISK_BAND_HIGH\x10\x03*q\n\nRuleAction\x12\x1b\n\x17RULE_ACTION_UNSPECIFIED\x10\x00\x12\x16\n\x12RULE_ACTION_REVIEW\x10\x01\x12\x17\n\x13RULE_ACTION_DECLINE\x10\x02\x12\x15\n\x11RULE_ACTION_ALLOW\x10\x03\x32\x99\x06\n\x0eScoringService\x12z\n\x10ScoreTransaction\x12 .ecap.v1.ScoreTransactionRequest\x1a!.ecap.v1.ScoreTransactionResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/transactions:score:\x01*\x12v\n\x0cPredictChurn\x12\x1c.ecap.v1.PredictChurnRequest\x1a\x1d.ecap.v1.PredictChurnResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/customers/{customer_id}/churn\x12U\n\tListRules\x12\x19.ecap.v1.ListRulesRequest\x1a\x1a.ecap.v1.ListRulesResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/rules\x12N\n\x07GetRule\x12\x17.ecap.v1.GetRuleRequest\x1a\r.ecap.v1.Rule\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rules/{rule_id}\x12P\n\nCreateRule\x12\x1a.ecap.v1.CreateRuleRequest\x1a\r.ecap.v1.Rule\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/rules:\x04rule\x12_\n\nUpdateRule\x12\x1a.ecap.v1.UpdateRuleRequest\x1a\r.ecap.v1.Rule\"&\x82\xd3\xe4\x93\x02 2\x18/v1/rules/{rule.rule_id}:\x04rule\x12]\n\nDeleteRule\x12\x1a.ecap.v1.DeleteRuleRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/rules/{rule_id}\x12Z\n\x08TestRule\x12\x18.ecap.v1.TestRuleRequest\x1a\x19.ecap.v1.TestRuleResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/rules:test:\x01*B%Z#ecap.dev/gateway/gen/ecap/v1;ecapv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,6 +39,92 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecap.v1.scoring_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z#ecap.dev/gateway/gen/ecap/v1;ecapv1'
-  _globals['_SCORINGSERVICE']._serialized_start=34
-  _globals['_SCORINGSERVICE']._serialized_end=50
+  _globals['_SCORETRANSACTIONREQUEST'].fields_by_name['transaction']._loaded_options = None
+  _globals['_SCORETRANSACTIONREQUEST'].fields_by_name['transaction']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_PREDICTCHURNREQUEST'].fields_by_name['customer_id']._loaded_options = None
+  _globals['_PREDICTCHURNREQUEST'].fields_by_name['customer_id']._serialized_options = b'\272H%r#\020\001\030@2\035^[A-Za-z0-9][A-Za-z0-9_.:-]*$'
+  _globals['_PREDICTCHURNRESPONSE_FEATURESENTRY']._loaded_options = None
+  _globals['_PREDICTCHURNRESPONSE_FEATURESENTRY']._serialized_options = b'8\001'
+  _globals['_RULE'].fields_by_name['rule_id']._loaded_options = None
+  _globals['_RULE'].fields_by_name['rule_id']._serialized_options = b'\272H\031r\027\020\001\030?2\021^[a-z][a-z0-9-]*$'
+  _globals['_RULE'].fields_by_name['display_name']._loaded_options = None
+  _globals['_RULE'].fields_by_name['display_name']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_RULE'].fields_by_name['description']._loaded_options = None
+  _globals['_RULE'].fields_by_name['description']._serialized_options = b'\272H\005r\003\030\200\010'
+  _globals['_RULE'].fields_by_name['expression']._loaded_options = None
+  _globals['_RULE'].fields_by_name['expression']._serialized_options = b'\272H\010r\003\030\200 \330\001\001'
+  _globals['_RULE'].fields_by_name['action']._loaded_options = None
+  _globals['_RULE'].fields_by_name['action']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_RULE'].fields_by_name['reason_code']._loaded_options = None
+  _globals['_RULE'].fields_by_name['reason_code']._serialized_options = b'\272H\032r\025\030@2\021^[A-Z][A-Z0-9_]*$\330\001\001'
+  _globals['_LISTRULESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTRULESREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\364\003(\000'
+  _globals['_LISTRULESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTRULESREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\004'
+  _globals['_GETRULEREQUEST'].fields_by_name['rule_id']._loaded_options = None
+  _globals['_GETRULEREQUEST'].fields_by_name['rule_id']._serialized_options = b'\272H\006r\004\020\001\030?'
+  _globals['_CREATERULEREQUEST'].fields_by_name['rule']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['rule']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['rule']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['rule']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['update_mask']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_DELETERULEREQUEST'].fields_by_name['rule_id']._loaded_options = None
+  _globals['_DELETERULEREQUEST'].fields_by_name['rule_id']._serialized_options = b'\272H\006r\004\020\001\030?'
+  _globals['_DELETERULEREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_DELETERULEREQUEST'].fields_by_name['etag']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_TESTRULEREQUEST'].fields_by_name['rule']._loaded_options = None
+  _globals['_TESTRULEREQUEST'].fields_by_name['rule']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_TESTRULEREQUEST'].fields_by_name['days']._loaded_options = None
+  _globals['_TESTRULEREQUEST'].fields_by_name['days']._serialized_options = b'\272H\006\032\004\030Z(\000'
+  _globals['_SCORINGSERVICE'].methods_by_name['ScoreTransaction']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['ScoreTransaction']._serialized_options = b'\202\323\344\223\002\033\"\026/v1/transactions:score:\001*'
+  _globals['_SCORINGSERVICE'].methods_by_name['PredictChurn']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['PredictChurn']._serialized_options = b'\202\323\344\223\002#\022!/v1/customers/{customer_id}/churn'
+  _globals['_SCORINGSERVICE'].methods_by_name['ListRules']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['ListRules']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/rules'
+  _globals['_SCORINGSERVICE'].methods_by_name['GetRule']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['GetRule']._serialized_options = b'\202\323\344\223\002\025\022\023/v1/rules/{rule_id}'
+  _globals['_SCORINGSERVICE'].methods_by_name['CreateRule']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['CreateRule']._serialized_options = b'\202\323\344\223\002\021\"\t/v1/rules:\004rule'
+  _globals['_SCORINGSERVICE'].methods_by_name['UpdateRule']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['UpdateRule']._serialized_options = b'\202\323\344\223\002 2\030/v1/rules/{rule.rule_id}:\004rule'
+  _globals['_SCORINGSERVICE'].methods_by_name['DeleteRule']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['DeleteRule']._serialized_options = b'\202\323\344\223\002\025*\023/v1/rules/{rule_id}'
+  _globals['_SCORINGSERVICE'].methods_by_name['TestRule']._loaded_options = None
+  _globals['_SCORINGSERVICE'].methods_by_name['TestRule']._serialized_options = b'\202\323\344\223\002\023\"\016/v1/rules:test:\001*'
+  _globals['_CHURNRISKBAND']._serialized_start=2169
+  _globals['_CHURNRISKBAND']._serialized_end=2296
+  _globals['_RULEACTION']._serialized_start=2298
+  _globals['_RULEACTION']._serialized_end=2411
+  _globals['_SCORETRANSACTIONREQUEST']._serialized_start=243
+  _globals['_SCORETRANSACTIONREQUEST']._serialized_end=319
+  _globals['_SCORETRANSACTIONRESPONSE']._serialized_start=321
+  _globals['_SCORETRANSACTIONRESPONSE']._serialized_end=402
+  _globals['_PREDICTCHURNREQUEST']._serialized_start=405
+  _globals['_PREDICTCHURNREQUEST']._serialized_end=537
+  _globals['_PREDICTCHURNRESPONSE']._serialized_start=540
+  _globals['_PREDICTCHURNRESPONSE']._serialized_end=868
+  _globals['_PREDICTCHURNRESPONSE_FEATURESENTRY']._serialized_start=821
+  _globals['_PREDICTCHURNRESPONSE_FEATURESENTRY']._serialized_end=868
+  _globals['_RULE']._serialized_start=871
+  _globals['_RULE']._serialized_end=1285
+  _globals['_LISTRULESREQUEST']._serialized_start=1287
+  _globals['_LISTRULESREQUEST']._serialized_end=1366
+  _globals['_LISTRULESRESPONSE']._serialized_start=1368
+  _globals['_LISTRULESRESPONSE']._serialized_end=1465
+  _globals['_GETRULEREQUEST']._serialized_start=1467
+  _globals['_GETRULEREQUEST']._serialized_end=1511
+  _globals['_CREATERULEREQUEST']._serialized_start=1513
+  _globals['_CREATERULEREQUEST']._serialized_end=1569
+  _globals['_UPDATERULEREQUEST']._serialized_start=1571
+  _globals['_UPDATERULEREQUEST']._serialized_end=1684
+  _globals['_DELETERULEREQUEST']._serialized_start=1686
+  _globals['_DELETERULEREQUEST']._serialized_end=1757
+  _globals['_TESTRULEREQUEST']._serialized_start=1759
+  _globals['_TESTRULEREQUEST']._serialized_end=1838
+  _globals['_TESTRULERESPONSE']._serialized_start=1841
+  _globals['_TESTRULERESPONSE']._serialized_end=2167
+  _globals['_SCORINGSERVICE']._serialized_start=2414
+  _globals['_SCORINGSERVICE']._serialized_end=3207
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,8 @@
 import grpc
 import warnings
 
+from ecap.v1 import scoring_pb2 as ecap_dot_v1_dot_scoring__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,8 +27,17 @@ if _version_not_supported:
 
 
 class ScoringServiceStub:
-    """ScoringService: Scoring decides on transactions in real time and predicts churn.
-    Its RPCs are added by the issues that build the service.
+    """ScoringService decides on transactions in real time and predicts churn.
+
+    A decision combines CEL rules over the transaction and its online features with the fraud
+    model served by BentoML. When the model misses its latency budget or is down, the rules
+    alone decide and the decision says `degraded`; the RPC does not fail. Scoring a
+    transaction id twice returns the first decision. Every decision is published to
+    `decisions`; REVIEW and DECLINE also raise a FraudAlert on `fraud-alerts`.
+
+    Rules are resources `rules/{rule_id}`. Writes are validated (an expression that does not
+    compile is INVALID_ARGUMENT with the parse error) and each write makes a new rule-set
+    version, which every decision records. A stale etag is ABORTED (reason ETAG_MISMATCH).
     """
 
     def __init__(self, channel):
@@ -35,16 +46,165 @@ class ScoringServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.ScoreTransaction = channel.unary_unary(
+                '/ecap.v1.ScoringService/ScoreTransaction',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.ScoreTransactionRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_scoring__pb2.ScoreTransactionResponse.FromString,
+                _registered_method=True)
+        self.PredictChurn = channel.unary_unary(
+                '/ecap.v1.ScoringService/PredictChurn',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.PredictChurnRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_scoring__pb2.PredictChurnResponse.FromString,
+                _registered_method=True)
+        self.ListRules = channel.unary_unary(
+                '/ecap.v1.ScoringService/ListRules',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.ListRulesRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_scoring__pb2.ListRulesResponse.FromString,
+                _registered_method=True)
+        self.GetRule = channel.unary_unary(
+                '/ecap.v1.ScoringService/GetRule',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.GetRuleRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_scoring__pb2.Rule.FromString,
+                _registered_method=True)
+        self.CreateRule = channel.unary_unary(
+                '/ecap.v1.ScoringService/CreateRule',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.CreateRuleRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_scoring__pb2.Rule.FromString,
+                _registered_method=True)
+        self.UpdateRule = channel.unary_unary(
+                '/ecap.v1.ScoringService/UpdateRule',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.UpdateRuleRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_scoring__pb2.Rule.FromString,
+                _registered_method=True)
+        self.DeleteRule = channel.unary_unary(
+                '/ecap.v1.ScoringService/DeleteRule',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.DeleteRuleRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.TestRule = channel.unary_unary(
+                '/ecap.v1.ScoringService/TestRule',
+                request_serializer=ecap_dot_v1_dot_scoring__pb2.TestRuleRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_scoring__pb2.TestRuleResponse.FromString,
+                _registered_method=True)
 
 
 class ScoringServiceServicer:
-    """ScoringService: Scoring decides on transactions in real time and predicts churn.
-    Its RPCs are added by the issues that build the service.
+    """ScoringService decides on transactions in real time and predicts churn.
+
+    A decision combines CEL rules over the transaction and its online features with the fraud
+    model served by BentoML. When the model misses its latency budget or is down, the rules
+    alone decide and the decision says `degraded`; the RPC does not fail. Scoring a
+    transaction id twice returns the first decision. Every decision is published to
+    `decisions`; REVIEW and DECLINE also raise a FraudAlert on `fraud-alerts`.
+
+    Rules are resources `rules/{rule_id}`. Writes are validated (an expression that does not
+    compile is INVALID_ARGUMENT with the parse error) and each write makes a new rule-set
+    version, which every decision records. A stale etag is ABORTED (reason ETAG_MISMATCH).
     """
+
+    def ScoreTransaction(self, request, context):
+        """ScoreTransaction decides on one transaction: APPROVE, REVIEW or DECLINE with reasons.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PredictChurn(self, request, context):
+        """PredictChurn returns a customer's churn probability, risk band and main drivers, from
+        the customer's history in the lake.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRules(self, request, context):
+        """ListRules lists the rules in rule_id order, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRule(self, request, context):
+        """GetRule returns one rule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRule(self, request, context):
+        """CreateRule adds a rule; its expression must compile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRule(self, request, context):
+        """UpdateRule changes the fields named in update_mask (display_name, description,
+        expression, action, reason_code, enabled); a supplied etag must match the current one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRule(self, request, context):
+        """DeleteRule removes a rule; a supplied etag must match the current one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestRule(self, request, context):
+        """TestRule evaluates a draft rule over the last `days` days of silver transactions (up to
+        the newest one), with the features each transaction had when it happened, and reports
+        how often it fires and how precise it is against the labels known so far.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_ScoringServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'ScoreTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreTransaction,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.ScoreTransactionRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_scoring__pb2.ScoreTransactionResponse.SerializeToString,
+            ),
+            'PredictChurn': grpc.unary_unary_rpc_method_handler(
+                    servicer.PredictChurn,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.PredictChurnRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_scoring__pb2.PredictChurnResponse.SerializeToString,
+            ),
+            'ListRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRules,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.ListRulesRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_scoring__pb2.ListRulesResponse.SerializeToString,
+            ),
+            'GetRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRule,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.GetRuleRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_scoring__pb2.Rule.SerializeToString,
+            ),
+            'CreateRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRule,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.CreateRuleRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_scoring__pb2.Rule.SerializeToString,
+            ),
+            'UpdateRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRule,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.UpdateRuleRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_scoring__pb2.Rule.SerializeToString,
+            ),
+            'DeleteRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRule,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.DeleteRuleRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'TestRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestRule,
+                    request_deserializer=ecap_dot_v1_dot_scoring__pb2.TestRuleRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_scoring__pb2.TestRuleResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ecap.v1.ScoringService', rpc_method_handlers)
@@ -54,6 +214,231 @@ def add_ScoringServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ScoringService:
-    """ScoringService: Scoring decides on transactions in real time and predicts churn.
-    Its RPCs are added by the issues that build the service.
+    """ScoringService decides on transactions in real time and predicts churn.
+
+    A decision combines CEL rules over the transaction and its online features with the fraud
+    model served by BentoML. When the model misses its latency budget or is down, the rules
+    alone decide and the decision says `degraded`; the RPC does not fail. Scoring a
+    transaction id twice returns the first decision. Every decision is published to
+    `decisions`; REVIEW and DECLINE also raise a FraudAlert on `fraud-alerts`.
+
+    Rules are resources `rules/{rule_id}`. Writes are validated (an expression that does not
+    compile is INVALID_ARGUMENT with the parse error) and each write makes a new rule-set
+    version, which every decision records. A stale etag is ABORTED (reason ETAG_MISMATCH).
     """
+
+    @staticmethod
+    def ScoreTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/ScoreTransaction',
+            ecap_dot_v1_dot_scoring__pb2.ScoreTransactionRequest.SerializeToString,
+            ecap_dot_v1_dot_scoring__pb2.ScoreTransactionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PredictChurn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/PredictChurn',
+            ecap_dot_v1_dot_scoring__pb2.PredictChurnRequest.SerializeToString,
+            ecap_dot_v1_dot_scoring__pb2.PredictChurnResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/ListRules',
+            ecap_dot_v1_dot_scoring__pb2.ListRulesRequest.SerializeToString,
+            ecap_dot_v1_dot_scoring__pb2.ListRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/GetRule',
+            ecap_dot_v1_dot_scoring__pb2.GetRuleRequest.SerializeToString,
+            ecap_dot_v1_dot_scoring__pb2.Rule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/CreateRule',
+            ecap_dot_v1_dot_scoring__pb2.CreateRuleRequest.SerializeToString,
+            ecap_dot_v1_dot_scoring__pb2.Rule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/UpdateRule',
+            ecap_dot_v1_dot_scoring__pb2.UpdateRuleRequest.SerializeToString,
+            ecap_dot_v1_dot_scoring__pb2.Rule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/DeleteRule',
+            ecap_dot_v1_dot_scoring__pb2.DeleteRuleRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.ScoringService/TestRule',
+            ecap_dot_v1_dot_scoring__pb2.TestRuleRequest.SerializeToString,
+            ecap_dot_v1_dot_scoring__pb2.TestRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

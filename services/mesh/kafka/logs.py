@@ -32,6 +32,6 @@ class KafkaErrorLog:
                 return
             self._last[error.code()] = now
         # Looked up per call: the client may exist before the service configured logging.
-        structlog.get_logger("ecap.cases.kafka").warning(
+        structlog.get_logger("ecap.kafka").warning(
             "kafka client error", client=self._client, error=error.str(), code=error.name()
         )
