@@ -76,6 +76,9 @@ PredictionsOut = Annotated[
     typer.Option(help="write the test period's predictions (id, score, label); .csv or Parquet"),
 ]
 NoSave = Annotated[bool, typer.Option("--no-save", help="evaluate only; do not store")]
+Promote = Annotated[
+    bool, typer.Option("--promote", help="make the saved model the champion of its kind")
+]
 
 
 @train_app.command("fraud")
@@ -112,6 +115,7 @@ def train_fraud_command(
     ] = None,
     predictions_out: PredictionsOut = None,
     no_save: NoSave = False,
+    promote: Promote = False,
 ) -> None:
     """Train the fraud model on labelled transactions and evaluate it on a later period."""
     from models.training.data import load_labelled_transactions
@@ -159,10 +163,13 @@ def train_fraud_command(
     _print_report(result.report)
     console.print(f"report {result.report_path}; plots {', '.join(result.plots)}")
     if result.tag:
-        console.print(
-            f"saved [bold]{result.tag}[/]; make it the champion with "
-            f"`ecap models promote {result.tag}`"
-        )
+        if promote:
+            promote_command(result.tag)
+        else:
+            console.print(
+                f"saved [bold]{result.tag}[/]; make it the champion with "
+                f"`ecap models promote {result.tag}`"
+            )
 
 
 @train_app.command("churn")
@@ -179,6 +186,7 @@ def train_churn_command(
     ] = None,
     predictions_out: PredictionsOut = None,
     no_save: NoSave = False,
+    promote: Promote = False,
 ) -> None:
     """Train the churn model at one cutoff and evaluate it at a later one."""
     from models.training.churn import train_churn
@@ -208,6 +216,8 @@ def train_churn_command(
     console.print(f"report {result.report_path}; plots {', '.join(result.plots)}")
     if result.tag:
         console.print(f"saved [bold]{result.tag}[/]")
+        if promote:
+            promote_command(result.tag)
 
 
 def _spark_features(transactions, out: Path, label_delay_days: float) -> Path:
@@ -316,3 +326,43 @@ def promote_command(tag: Annotated[str, typer.Argument(help="e.g. ecap-fraud:abc
         console.print(f"[red]{error}[/]")
         raise typer.Exit(2) from error
     console.print(f"{model.tag} is now the {model.kind} champion")
+
+
+@models_app.command("bootstrap")
+def bootstrap_command(
+    kind: Annotated[str, typer.Argument(help="fraud or churn")],
+    world: Annotated[
+        Path, typer.Option(help="where the simulated training world is written (kept)")
+    ] = Path(".run/models/world"),
+    days: Annotated[
+        int, typer.Option(min=14, help="days of simulated history (churn needs 2 horizons)")
+    ] = 150,
+    customers: Annotated[int, typer.Option(min=100, help="simulated customers")] = 1500,
+    seed: Annotated[int, typer.Option(help="the simulated world's seed")] = 7,
+) -> None:
+    """Make sure KIND has a champion: when the store has none (a fresh machine), simulate a
+    shop's history once and train and promote a first model on it, so serving has a model
+    to load. A store with a champion is left alone."""
+    from models.training.store import champion_tag
+
+    if kind not in ("fraud", "churn"):
+        console.print(f"[red]kind must be fraud or churn, not {kind!r}[/]")
+        raise typer.Exit(2)
+    home = _open_store()
+    tag = champion_tag(home, kind)
+    if tag is not None:
+        console.print(f"{kind} champion: {tag}")
+        return
+    console.print(
+        f"no {kind} champion in {home}: training a first one on a simulated world "
+        f"({customers:,} customers, {days} days; once per machine)"
+    )
+    if not (world / "transactions").exists():
+        simulate = [sys.executable, "-m", "services.simulator", "--seed", str(seed)]
+        simulate += ["--customers", str(customers), "--days", str(days), "--out", str(world)]
+        subprocess.run(simulate, check=True)
+    reports = Path(".run/reports") / f"{kind}-bootstrap"
+    if kind == "fraud":
+        train_fraud_command(world, out=reports, promote=True)
+    else:
+        train_churn_command(world, out=reports, promote=True)

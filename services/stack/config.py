@@ -8,6 +8,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+class ModelServerSettings(BaseSettings):
+    """Where the stack's BentoML model services listen (env prefix `ECAP_MODEL_SERVER_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ECAP_MODEL_SERVER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    fraud_port: int = Field(default=3001, ge=1, le=65535)
+    churn_port: int = Field(default=3002, ge=1, le=65535)
+
+
 class StackSettings(BaseSettings):
     """Where the stack definition, pid files and logs live, and how long to wait."""
 

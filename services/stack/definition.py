@@ -14,18 +14,20 @@ from pydantic import BaseModel, Field, model_validator
 
 
 class Readiness(BaseModel):
-    """How to tell a process is up: gRPC health, Kafka metadata, a TCP connect, or a file."""
+    """How to tell a process is up: gRPC health, Kafka metadata, a TCP connect, an HTTP GET
+    answered 200, or a file."""
 
     grpc: str | None = None
     kafka: str | None = None
     tcp: str | None = None
+    http: str | None = None
     # A file the process writes once it works (the runner deletes it before a start).
     file: str | None = None
 
     @property
     def address(self) -> str:
         """The probed address."""
-        return self.grpc or self.kafka or self.tcp or self.file or ""
+        return self.grpc or self.kafka or self.tcp or self.http or self.file or ""
 
 
 class ProcessSpec(BaseModel):

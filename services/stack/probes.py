@@ -1,8 +1,10 @@
-"""Readiness probes: gRPC health and TCP connect."""
+"""Readiness probes: gRPC health, Kafka metadata, TCP connect, HTTP GET, a file."""
 
 from __future__ import annotations
 
 import socket
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -35,6 +37,15 @@ def tcp_open(address: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    """True when a GET of `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def kafka_answers(bootstrap: str, timeout_s: float = 1.0) -> bool:
     """True when a Kafka broker at `bootstrap` answers a metadata request."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
@@ -52,6 +63,8 @@ def probe(ready: Readiness) -> str:
         return "SERVING" if kafka_answers(ready.kafka) else "UNREACHABLE"
     if ready.file:
         return "SERVING" if Path(ready.file).is_file() else "STARTING"
+    if ready.http:
+        return "SERVING" if http_ok(ready.http) else "UNREACHABLE"
     if ready.tcp:
         return "SERVING" if tcp_open(ready.tcp) else "UNREACHABLE"
     return "UNKNOWN"
