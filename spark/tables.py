@@ -11,7 +11,8 @@ imports pyspark only then.
     spec.columns["amount_minor"]     # 'bigint'
 
 `TableSpec.filled_by` names the streaming job that writes a table today; tables declared
-ahead of their job have `filled_by=None`.
+ahead of their job have `filled_by=None`. `TableSpec.batch_job` names the batch job that
+recomputes a gold table (`ecap lake jobs run NAME`; spark/jobs/analytics).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class TableSpec:
     # column. A table with neither (latest-state tables) keeps every row.
     retention_column: str | None = None
     filled_by: str | None = None
+    # The batch job (`ecap lake jobs run NAME`) that rewrites the table whole on every run.
+    batch_job: str | None = None
     # The Kafka topic a bronze table copies.
     topic: str | None = None
     column_docs: Mapping[str, str] = field(default_factory=dict)
@@ -113,15 +116,21 @@ class TableSpec:
             ]
         )
 
-    def read(self, spark: SparkSession, settings: SparkSettings) -> DataFrame:
-        """The table as a batch DataFrame with every declared column.
+    def read(
+        self, spark: SparkSession, settings: SparkSettings, version: int | None = None
+    ) -> DataFrame:
+        """The table (as of Delta `version`, default the latest) as a batch DataFrame with every
+        declared column.
 
         A column added to the catalogue appears in the Delta table with the first batch
         written after the change; until then it is read as nulls of its declared type.
         """
         from pyspark.sql import functions as F
 
-        frame = spark.read.format("delta").load(self.uri(settings))
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        frame = reader.load(self.uri(settings))
         missing = [f for f in self.spark_schema().fields if f.name not in frame.columns]
         if not missing:
             return frame
@@ -328,6 +337,271 @@ QUALITY_TABLES: tuple[TableSpec, ...] = (
         key=("topic", "minute"),
         retention_days=400,
         column_docs={"direction": "'above' or 'below' the band"},
+    ),
+)
+
+# The batch analytics jobs' gold tables (spark/jobs/analytics): each is rewritten whole by its
+# job on every run (`ecap lake jobs run NAME`), so retention keeps every row; `job_runs`
+# records every run's lineage. Money is in minor units of the shop's currency.
+_AS_OF_DOC = "the time the figures are as of: the newest transaction read, or ECAP_LAKE_JOBS_AS_OF"
+ANALYTICS_TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        name="job_runs",
+        layer="gold",
+        columns={
+            "job": "string",
+            "run_id": "string",
+            "status": "string",
+            "started_at": "timestamp",
+            "finished_at": "timestamp",
+            "duration_s": "double",
+            "parameters": "string",
+            "input_versions": "string",
+            "output_versions": "string",
+            "rows_written": "string",
+            "error": "string",
+        },
+        description="One row per batch job run and its lineage: the Delta version of every "
+        "table it read, the version it wrote per table, the rows written, its parameters "
+        "(fitted ones included) and duration; appended when the run ends, failed or not.",
+        key=("job", "run_id"),
+        retention_days=400,
+        retention_column="started_at",
+        column_docs={
+            "status": "'succeeded' or 'failed'",
+            "parameters": "JSON object: settings used and values fitted or derived by the run",
+            "input_versions": "JSON object table -> Delta version read (null: table absent)",
+            "output_versions": "JSON object table -> Delta version written",
+            "rows_written": "JSON object table -> rows in the version written",
+            "error": "the failure, for a failed run",
+        },
+    ),
+    TableSpec(
+        name="rfm",
+        layer="gold",
+        columns={
+            "customer_id": "string",
+            "recency_days": "double",
+            "frequency": "bigint",
+            "monetary": "bigint",
+            "r": "int",
+            "f": "int",
+            "m": "int",
+            "segment": "string",
+            "as_of": "timestamp",
+        },
+        description="Recency, frequency and monetary value per customer with a transaction, "
+        "their quintile scores (1..5) and RFM segment (spark/analytics/rfm.py).",
+        key=("customer_id",),
+        retention_days=400,
+        batch_job="rfm",
+        column_docs={
+            "recency_days": "days from the customer's last transaction to as_of",
+            "frequency": "transactions",
+            "monetary": "sum of amount_minor",
+            "as_of": _AS_OF_DOC,
+        },
+    ),
+    TableSpec(
+        name="rfm_segments",
+        layer="gold",
+        columns={
+            "segment": "string",
+            "customers": "bigint",
+            "revenue_minor": "bigint",
+            "customer_share": "double",
+            "revenue_share": "double",
+            "average_revenue_minor": "double",
+            "as_of": "timestamp",
+        },
+        description="Customers and revenue per RFM segment (all 11, empty ones included), "
+        "largest first.",
+        key=("segment",),
+        retention_days=400,
+        batch_job="rfm",
+        column_docs={"revenue_minor": "sum of the segment's customers' monetary"},
+    ),
+    TableSpec(
+        name="clv",
+        layer="gold",
+        columns={
+            "customer_id": "string",
+            "frequency": "bigint",
+            "recency": "double",
+            "T": "double",
+            "monetary": "double",
+            "p_alive": "double",
+            "horizon_days": "double",
+            "expected_purchases": "double",
+            "expected_avg_spend": "double",
+            "clv": "double",
+            "as_of": "timestamp",
+        },
+        description="Customer lifetime value: the per-customer BG/NBD summary (days), "
+        "P(alive), expected purchases and discounted CLV over the horizon (BG/NBD x "
+        "Gamma-Gamma, spark/analytics/clv.py; fitted parameters in clv_params).",
+        key=("customer_id",),
+        retention_days=400,
+        batch_job="clv",
+        column_docs={
+            "frequency": "repeat purchase days: days with a transaction, minus the first",
+            "recency": "days from the first to the last purchase day (0 without repeats)",
+            "T": "days from the first purchase day to as_of's day",
+            "monetary": "mean amount_minor per repeat purchase day (0 without repeats)",
+            "horizon_days": "ECAP_CLV_HORIZON_PERIODS x ECAP_CLV_PERIOD_DAYS",
+            "expected_purchases": "expected purchase days in the horizon after as_of",
+            "expected_avg_spend": "Gamma-Gamma expected spend per purchase (minor units)",
+            "clv": "discounted value of the horizon's purchases (minor units)",
+        },
+    ),
+    TableSpec(
+        name="clv_params",
+        layer="gold",
+        columns={
+            "model": "string",
+            "parameter": "string",
+            "value": "double",
+            "log_likelihood": "double",
+            "customers": "bigint",
+            "converged": "boolean",
+            "as_of": "timestamp",
+        },
+        description="The parameters of the latest CLV fit: BG/NBD (r, alpha, a, b) and "
+        "Gamma-Gamma (p, q, gamma), with the fit's log-likelihood and customer count.",
+        key=("model", "parameter"),
+        retention_days=400,
+        batch_job="clv",
+    ),
+    TableSpec(
+        name="cohorts",
+        layer="gold",
+        columns={
+            "cohort_month": "date",
+            "month_offset": "int",
+            "customers": "bigint",
+            "active_customers": "bigint",
+            "retention": "double",
+            "orders": "bigint",
+            "revenue_minor": "bigint",
+        },
+        description="Monthly acquisition cohorts (month of the first transaction): customers "
+        "active and revenue in each month since, up to as_of's month (zeros included).",
+        key=("cohort_month", "month_offset"),
+        retention_days=400,
+        batch_job="cohorts",
+        column_docs={
+            "customers": "customers acquired in cohort_month",
+            "active_customers": "of them, those with a transaction in month cohort_month + offset",
+            "retention": "active_customers / customers",
+        },
+    ),
+    TableSpec(
+        name="funnel",
+        layer="gold",
+        columns={
+            "channel": "string",
+            "device_type": "string",
+            "step_index": "int",
+            "step": "string",
+            "sessions": "bigint",
+            "conversion_from_previous": "double",
+            "conversion_from_start": "double",
+        },
+        description="Sessions reaching each journey step (PAGE_VIEW, PRODUCT_VIEW, ADD_TO_CART, "
+        "BEGIN_CHECKOUT, PURCHASE) in order within the session, per channel and device type; "
+        f"{ALL_CATEGORIES!r} rows total over channels, device types or both.",
+        key=("channel", "device_type", "step_index"),
+        retention_days=400,
+        batch_job="funnel",
+        column_docs={
+            "channel": "the touch_channel of the session's first marketing touch; 'NONE' "
+            "without one",
+            "device_type": "the device type of the session's first event; 'UNKNOWN' without",
+            "sessions": "sessions whose events hold this step after all the previous ones",
+        },
+    ),
+    TableSpec(
+        name="attribution",
+        layer="gold",
+        columns={
+            "model": "string",
+            "level": "string",
+            "channel": "string",
+            "campaign": "string",
+            "conversions": "double",
+            "revenue_minor": "double",
+            "as_of": "timestamp",
+        },
+        description="Credit for conversions (transactions) and their revenue per marketing "
+        "channel, and per channel and campaign, by each attribution model "
+        "(spark/analytics/attribution.py), from the customers' touches before each purchase.",
+        key=("model", "level", "channel", "campaign"),
+        retention_days=400,
+        batch_job="attribution",
+        column_docs={
+            "level": "'channel' (campaign null) or 'campaign'",
+            "campaign": "the touch's campaign; '(none)' for touches without one",
+        },
+    ),
+    TableSpec(
+        name="basket_itemsets",
+        layer="gold",
+        columns={
+            "items": "array<string>",
+            "size": "int",
+            "baskets": "bigint",
+            "support": "double",
+        },
+        description="Frequent product sets in transactions (Spark MLlib FP-Growth, support of "
+        "at least ECAP_LAKE_JOBS_BASKET_MIN_SUPPORT).",
+        key=("items",),
+        retention_days=400,
+        batch_job="basket",
+    ),
+    TableSpec(
+        name="basket_rules",
+        layer="gold",
+        columns={
+            "antecedent": "array<string>",
+            "consequent": "array<string>",
+            "support": "double",
+            "confidence": "double",
+            "lift": "double",
+        },
+        description="Association rules between products bought together (Spark MLlib FP-Growth, "
+        "confidence of at least ECAP_LAKE_JOBS_BASKET_MIN_CONFIDENCE).",
+        key=("antecedent", "consequent"),
+        retention_days=400,
+        batch_job="basket",
+        column_docs={"support": "share of baskets holding antecedent and consequent"},
+    ),
+    TableSpec(
+        name="revenue_daily",
+        layer="gold",
+        columns={
+            "day": "date",
+            "category": "string",
+            "country": "string",
+            "channel": "string",
+            "orders": "bigint",
+            "units": "bigint",
+            "revenue_minor": "bigint",
+            "cost_minor": "bigint",
+            "margin_minor": "bigint",
+            "avg_order_value_minor": "double",
+        },
+        description="Revenue, orders, units, cost, margin and average order value per day, "
+        "product category, country and channel, from silver line items and transactions; "
+        f"category {ALL_CATEGORIES!r}: whole orders.",
+        partition_by=(),
+        key=("day", "category", "country", "channel"),
+        retention_days=400,
+        batch_job="revenue_daily",
+        column_docs={
+            "revenue_minor": "sum of amount_minor; in a category row, of its line totals",
+            "cost_minor": "sum of quantity x unit_cost_minor (null costs count 0)",
+            "margin_minor": "revenue_minor - cost_minor",
+        },
     ),
 )
 
@@ -707,6 +981,7 @@ _TABLES: tuple[TableSpec, ...] = (
         column_docs={"visitors": "distinct known customer_id (anonymous visitors excluded)"},
     ),
     *QUALITY_TABLES,
+    *ANALYTICS_TABLES,
 )
 
 TABLES: Mapping[str, TableSpec] = MappingProxyType({spec.name: spec for spec in _TABLES})

@@ -345,15 +345,20 @@ class Step:
         return self.service.degraded / self.service.decisions
 
     @property
-    def sustained(self) -> bool:
+    def fast(self) -> bool:
+        """Every call answered, at the offered rate, with p99 under the target."""
         report = self.report
         return (
             report.errors == 0
             and report.count > 0
             and (self.offered is None or report.ok_per_s >= MIN_ACHIEVED * self.offered)
             and report.p99_ms < P99_TARGET_MS
-            and self.degraded_share <= MAX_DEGRADED
         )
+
+    @property
+    def sustained(self) -> bool:
+        """Fast, and the model took part in (nearly) every decision."""
+        return self.fast and self.degraded_share <= MAX_DEGRADED
 
 
 @dataclass
@@ -368,12 +373,16 @@ class Target:
 
     @property
     def climbing(self) -> bool:
-        return all(step.sustained for step in self.steps)
+        return all(step.fast for step in self.steps)
 
-    @property
-    def best(self) -> Step | None:
-        passed = [step for step in self.steps if step.sustained]
-        return max(passed, key=lambda step: step.report.ok_per_s) if passed else None
+    def best(self, *, counting_degraded: bool = False) -> float:
+        """The highest achieved rate of a sustained step (or of a fast one), 0 if none."""
+        passed = [
+            step.report.ok_per_s
+            for step in self.steps
+            if (step.fast if counting_degraded else step.sustained)
+        ]
+        return max(passed, default=0.0)
 
 
 def run_step(
@@ -401,7 +410,6 @@ def run_step(
     report = run_ghz(ghz, run)
     step = Step(target.name, offered, report, cpu_seconds(target.pid) - cpu_before)
     if target.metrics_url:
-        time.sleep(0.2)  # the last decisions' metrics are recorded after their response
         step.service = service_counts(before, scrape(target.metrics_url))
     return step
 
@@ -485,13 +493,16 @@ def print_report(
         )
     console.print(stages)
 
-    best, baseline = scoring.best, echo.best
-    rate = best.report.ok_per_s if best else 0.0
-    base = baseline.report.ok_per_s if baseline else 0.0
+    rate, base = scoring.best(), echo.best()
     ratio = f"{rate / base:.2f}" if base else "-"
     console.print(
         f"ScoreTransaction: {rate:,.0f} decisions/s at p99 < {P99_TARGET_MS:.0f} ms "
         f"(echo baseline {base:,.0f}/s, ratio {ratio}); target {TARGET_PER_S:,}/s"
+    )
+    console.print(
+        f"  counting degraded (rules-only) decisions too: "
+        f"{scoring.best(counting_degraded=True):,.0f} decisions/s at p99 < "
+        f"{P99_TARGET_MS:.0f} ms"
     )
 
 
