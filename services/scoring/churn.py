@@ -74,6 +74,13 @@ async def predict_churn(
     lake_settings: SparkSettings | None = None,
 ) -> ChurnPrediction:
     """The churn prediction for one customer (Unavailable when the churn model is down)."""
+    if not model.available:
+        # A call failed moments ago: answer at once rather than read the lake first, so the
+        # callers' retries of UNAVAILABLE end within their deadline.
+        raise Unavailable(
+            f"the churn model at {settings.churn_model_url} is unavailable (retrying shortly)",
+            reason="CHURN_MODEL_UNAVAILABLE",
+        )
     values = await asyncio.to_thread(churn_values, customer_id, as_of, lake_settings)
     try:
         info = await model.describe()

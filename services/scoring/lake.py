@@ -45,6 +45,14 @@ order by t.occurred_at, t.transaction_id
 _MINOR_DIGITS_SQL = " ".join(f"when '{code}' then {n}" for code, n in MINOR_DIGITS.items())
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    # In UTC, whatever the machine's zone: `cast(? as date)` must give the UTC date the
+    # lake's date partitions hold (elsewhere the window's first day would be lost).
+    db = duckdb.connect()
+    db.execute("set TimeZone = 'UTC'")
+    return db
+
+
 def _dataset(name: str, settings: SparkSettings):
     uri = TABLES[name].uri(settings)
     if "://" not in uri and not Path(uri, "_delta_log").is_dir():
@@ -70,7 +78,7 @@ def transaction_rows(
         log.info("the lake has no silver transactions yet", lake=settings.lake_uri)
         return pd.DataFrame(columns=["transaction_id", "customer_id", "merchant_id", "ts"])
     labels = _dataset("labels", settings)
-    db = duckdb.connect()
+    db = _connect()
     db.register("transactions", transactions)
     if labels is not None:
         db.register("labels", labels)
@@ -97,7 +105,7 @@ def newest_transaction_time(settings: SparkSettings | None = None) -> datetime |
     transactions = _dataset("transactions", settings or SparkSettings())
     if transactions is None:
         return None
-    db = duckdb.connect()
+    db = _connect()
     db.register("transactions", transactions)
     (newest,) = db.execute("select max(occurred_at) from transactions").fetchone()
     return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").to_pydatetime()
@@ -133,7 +141,7 @@ def customer_history(
         if dataset is None:
             history[name] = pd.DataFrame(columns=["customer_id", "ts"])
             continue
-        db = duckdb.connect()
+        db = _connect()
         db.register(name, dataset)
         frame = db.execute(sql, params[name]).df()
         for column in ("ts", "signed_up_at"):

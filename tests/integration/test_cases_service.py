@@ -10,7 +10,6 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -33,6 +32,7 @@ from services.mesh.kafka.producer import producer_config
 from services.mesh.kafka.topics import TOPICS, ensure_topics
 from tests.fixtures.kafka import private_copy
 from tests.fixtures.mesh import run_async, running_server
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -104,15 +104,6 @@ class Desk:
             common_pb2.CaseAction.Name(e.action).removeprefix("CASE_ACTION_")
             for e in response.events
         ]
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    """Poll `condition` until it holds; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

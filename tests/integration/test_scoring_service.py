@@ -9,64 +9,27 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from ecap.v1 import common_pb2, scoring_pb2, scoring_pb2_grpc
-from services.mesh import client as mesh_client
+from ecap.v1 import common_pb2, scoring_pb2
 from services.mesh.errors import details_of
-from services.mesh.kafka.config import KafkaSettings
 from services.mesh.kafka.producer import ProtobufProducer
 from services.mesh.kafka.tail import read_since
-from services.mesh.kafka.topics import TOPICS, ensure_topics
-from services.scoring.config import ScoringSettings
-from services.scoring.server import ScoringService, build_service
 from services.simulator.config import FraudRates, SimulatorSettings
 from services.simulator.generator import generate
 from services.simulator.records import Scenario
-from spark.config import SparkSettings
-from tests.fixtures.bentoml import TrainedModel, bentoml_serve
-from tests.fixtures.kafka import private_copy
-from tests.fixtures.mesh import run_async, running_server
-from tests.integration.test_cases_service import wait_until
-from tests.support.net import free_port
+from tests.fixtures.bentoml import TrainedModel
+from tests.support.scoring import ModelServer, scoring_service, scoring_topics
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OUTCOMES = {v: k.removeprefix("DECISION_OUTCOME_") for k, v in common_pb2.DecisionOutcome.items()}
-
-
-class ModelServer:
-    """The BentoML fraud service on a fixed port, stoppable and restartable."""
-
-    def __init__(self, model: TrainedModel) -> None:
-        self.model = model
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._stack: ExitStack | None = None
-
-    def start(self) -> None:
-        self._stack = ExitStack()
-        self._stack.enter_context(
-            bentoml_serve(
-                self.model.home,
-                self.model.tag,
-                port=self.port,
-                ECAP_SERVING_MAX_LATENCY_MS="10000",
-            )
-        )
-
-    def stop(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
-            self._stack = None
 
 
 @pytest.fixture(scope="module")
@@ -79,75 +42,9 @@ def model_server(fraud_model: TrainedModel) -> Iterator[ModelServer]:
         server.stop()
 
 
-@dataclass
-class Scoring:
-    """A running scoring service and a caller."""
-
-    service: ScoringService
-    address: str
-    settings: ScoringSettings
-    mint: object
-    bootstrap: str
-
-    def call(self, rpc: str, request, *, role: str = "service"):
-        token = self.mint(role, sub="checkout")
-
-        async def go():
-            async with mesh_client.connect(self.address, token=token) as channel:
-                return await getattr(scoring_pb2_grpc.ScoringServiceStub(channel), rpc)(request)
-
-        return run_async(go())
-
-    def score(self, tx: common_pb2.Transaction) -> scoring_pb2.ScoreTransactionResponse:
-        return self.call("ScoreTransaction", scoring_pb2.ScoreTransactionRequest(transaction=tx))
-
-    def score_all(self, transactions: list[common_pb2.Transaction]) -> list[common_pb2.Decision]:
-        """Score in order on one channel (a checkout calling for each payment)."""
-        token = self.mint("service", sub="checkout")
-
-        async def go():
-            decisions = []
-            async with mesh_client.connect(self.address, token=token) as channel:
-                stub = scoring_pb2_grpc.ScoringServiceStub(channel)
-                for tx in transactions:
-                    request = scoring_pb2.ScoreTransactionRequest(transaction=tx)
-                    decisions.append((await stub.ScoreTransaction(request)).decision)
-            return decisions
-
-        return run_async(go(), timeout_s=600)
-
-
 @pytest.fixture(scope="module")
 def topics(kafka_bootstrap: str) -> dict[str, str]:
-    wanted = ("transactions", "decisions", "fraud-alerts")
-    specs = {s.name: private_copy(s) for s in TOPICS if s.name in wanted}
-    ensure_topics(kafka_bootstrap, specs=list(specs.values()), replication_factor=1)
-    return {name: spec.name for name, spec in specs.items()}
-
-
-@contextmanager
-def scoring_service(
-    tmp: Path, kafka_bootstrap: str, topics: dict[str, str], auth_settings, mint, **overrides
-) -> Iterator[Scoring]:
-    options = {
-        "port": 0,
-        "metrics_enabled": False,
-        "grace_period_s": 1.0,
-        "rules_database_url": f"sqlite:///{tmp / 'rules.db'}",
-        "topic_transactions": topics["transactions"],
-        "topic_decisions": topics["decisions"],
-        "topic_alerts": topics["fraud-alerts"],
-        "consumer_group": f"scoring-{uuid.uuid4().hex[:8]}",
-        "consume_transactions": False,
-        "model_retry_s": 0.2,
-        **overrides,
-    }
-    settings = ScoringSettings(**options)
-    service = build_service(
-        settings, KafkaSettings(bootstrap=kafka_bootstrap), SparkSettings(lake_uri=str(tmp))
-    )
-    with running_server(service.spec, auth_settings, settings) as server:
-        yield Scoring(service, server.address, settings, mint, kafka_bootstrap)
+    return scoring_topics(kafka_bootstrap)
 
 
 @pytest.fixture(scope="module")
@@ -456,10 +353,7 @@ def test_test_rule_on_an_empty_lake_names_the_job_to_run(scoring):
 def test_each_transaction_consumed_gets_exactly_one_decision(
     tmp_path, kafka_bootstrap, auth_settings, mint, model_server
 ):
-    wanted = ("transactions", "decisions", "fraud-alerts")
-    specs = {s.name: private_copy(s) for s in TOPICS if s.name in wanted}
-    ensure_topics(kafka_bootstrap, specs=list(specs.values()), replication_factor=1)
-    own = {name: spec.name for name, spec in specs.items()}
+    own = scoring_topics(kafka_bootstrap)
     now = datetime.now(UTC)
     sent = [
         transaction(f"c-{n % 40:03d}", now - timedelta(seconds=400 - n), 1_000 + n)

@@ -8,7 +8,9 @@ built from source with the Go toolchain (`go install`, through the Go module pro
 `.cache/go/bin/`, with its module and build caches under `.cache/go/` as well; later runs
 reuse the binary. Requests come from a file of count-delimited binary messages (`-B`): ghz
 decodes them once and sends request n with message n (modulo the count), so a file of N
-distinct messages and a run of at most N requests never repeats one.
+distinct messages and a run of at most N requests never repeats one. A run lasts a duration
+(`-z`; this ghz ignores `--total` whenever a duration is given, `--max-duration` included),
+so at a fixed rate R for D seconds it sends about R x D requests.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ def ensure_ghz() -> Path:
         "GOCACHE": build_cache,  # ~200 MB of compiled packages, useless once built
         "GOFLAGS": "-modcacherw",  # so that `rm -rf .cache` can delete the module cache
     }
-    print(f"installing ghz {GHZ_VERSION} with `go install` into {GHZ_BINARY.parent} (once, ~1 min)")
+    print(
+        f"installing ghz {GHZ_VERSION} with `go install` into {GHZ_BINARY.parent} (once, 1-3 min)"
+    )
     started = time.monotonic()
     try:
         result = subprocess.run(
@@ -107,20 +111,19 @@ def _varint(value: int) -> bytes:
 
 @dataclass(frozen=True)
 class GhzRun:
-    """One ghz run: `total` requests to `call` at `target`, offered at `rps` per second
+    """One ghz run: calls to `call` at `target` for `duration_s`, offered at `rps` per second
     (None: as fast as `concurrency` workers go)."""
 
     target: str
     call: str
     protoset: Path
     messages: Path
-    total: int
+    duration_s: float
     rps: int | None
     concurrency: int
     connections: int = 1
     metadata: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 10.0
-    max_duration_s: float = 60.0
 
     def command(self, binary: Path) -> list[str]:
         command = [
@@ -129,12 +132,11 @@ class GhzRun:
             f"--protoset={self.protoset}",
             f"--call={self.call}",
             f"--binary-file={self.messages}",
-            f"--total={self.total}",
             f"--concurrency={self.concurrency}",
             f"--connections={self.connections}",
             f"--timeout={self.timeout_s}s",
-            f"--max-duration={self.max_duration_s}s",
-            # At max_duration, wait for the calls in flight rather than cancel them.
+            f"--duration={self.duration_s}s",
+            # At the end, wait for the calls in flight rather than cancel them.
             "--duration-stop=wait",
             "--format=json",
         ]
@@ -190,7 +192,7 @@ def run_ghz(binary: Path, run: GhzRun) -> GhzReport:
         run.command(binary),
         capture_output=True,
         text=True,
-        timeout=run.max_duration_s + 60,
+        timeout=run.duration_s + run.timeout_s + 60,
     )
     if result.returncode != 0 or not result.stdout.strip():
         raise RuntimeError(f"ghz failed (exit {result.returncode}):\n{result.stderr[-2000:]}")

@@ -3,13 +3,37 @@ topic had when the read began, without a consumer group (nothing is committed)."
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import TypeVar
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from services.mesh.kafka.logs import QUIET_NATIVE_LOG, KafkaErrorLog
+
+T = TypeVar("T")
+
+
+def _retrying(call: Callable[[], T], timeout_s: float) -> T:
+    """`call()`, retried while Kafka says it may work soon (e.g. a partition of a topic just
+    created has no leader yet)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaException as error:
+            if not error.args[0].retriable() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def read_since(
@@ -33,10 +57,13 @@ def read_since(
             return
         since_ms = int(since.timestamp() * 1000)
         wanted = [TopicPartition(topic, p, since_ms) for p in sorted(metadata.partitions)]
-        starts = consumer.offsets_for_times(wanted, timeout=timeout_s)
+        starts = _retrying(lambda: consumer.offsets_for_times(wanted, timeout=timeout_s), timeout_s)
         ends = {}
         for start in starts:
-            _, high = consumer.get_watermark_offsets(start, timeout=timeout_s)
+            _, high = _retrying(
+                lambda start=start: consumer.get_watermark_offsets(start, timeout=timeout_s),
+                timeout_s,
+            )
             if start.offset != OFFSET_END and start.offset >= 0 and start.offset < high:
                 ends[start.partition] = high
         if not ends:
