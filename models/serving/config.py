@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +15,15 @@ class ServingSettings(BaseSettings):
 
     fraud_model: str | None = Field(default=None, description="tag; default: the champion")
     churn_model: str | None = Field(default=None, description="tag; default: the champion")
+    fraud_challenger: str | None = Field(
+        default=None,
+        description="shadow mode: a second fraud model tag scored on every batch beside the "
+        "served one; its scores are logged to `shadow_log`, never returned",
+    )
+    shadow_log: Path = Field(
+        default=Path(".run/logs/fraud-shadow.jsonl"),
+        description="JSON lines, one per batch: both tags and both models' probabilities",
+    )
     max_batch_size: int = Field(default=512, ge=1, description="rows per adaptive batch")
     max_latency_ms: int = Field(
         default=100,

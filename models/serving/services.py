@@ -9,6 +9,8 @@ null for a missing value) and answers one row per input row: the probability, th
 `x-ecap-model` names the model tag. Bad input (wrong feature count, NaN where a feature is
 always present, infinities, an empty batch) is an HTTP 400 with the rule broken, checked
 per request before batching. `/readyz` is BentoML's readiness probe; access logs are off.
+With `ECAP_SERVING_FRAUD_CHALLENGER=TAG` the fraud service also scores each batch with that
+model and logs both probabilities to `ECAP_SERVING_SHADOW_LOG` (shadow mode).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import AfterValidator
 
 from models.serving.config import ServingSettings
 from models.serving.loading import ServedModel, load_served_model
+from models.serving.shadow import ShadowLog
 
 SETTINGS = ServingSettings()
 _LOADED: dict[str, ServedModel] = {}
@@ -79,10 +82,17 @@ ChurnRows = Annotated[np.ndarray, _validated("churn")]
 
 @bentoml.service(**_service_options("fraud"))
 class Fraud:
-    """Fraud probability and contributions per transaction feature vector."""
+    """Fraud probability and contributions per transaction feature vector; with
+    `ECAP_SERVING_FRAUD_CHALLENGER`, a challenger scores in the shadow (see `shadow`)."""
 
     def __init__(self) -> None:
         self.model = served("fraud")
+        self.shadow = None
+        if SETTINGS.fraud_challenger:
+            challenger = load_served_model(
+                "fraud", SETTINGS.fraud_challenger, threads=SETTINGS.threads
+            )
+            self.shadow = ShadowLog(self.model, challenger, SETTINGS.shadow_log)
 
     @bentoml.api(
         batchable=True,
@@ -90,11 +100,17 @@ class Fraud:
         max_latency_ms=SETTINGS.max_latency_ms,
     )
     def predict(self, rows: FraudRows) -> np.ndarray:
-        return self.model.predict(rows)
+        answer = self.model.predict(rows)
+        if self.shadow is not None:
+            self.shadow.record(rows, answer[:, 0])
+        return answer
 
     @bentoml.api(route="/model")
     def model_info(self) -> dict:
-        return self.model.describe()
+        info = self.model.describe()
+        if self.shadow is not None:
+            info["shadow"] = {"challenger": self.shadow.challenger.tag}
+        return info
 
 
 @bentoml.service(**_service_options("churn"))

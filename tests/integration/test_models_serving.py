@@ -17,9 +17,11 @@ import pytest
 import xgboost as xgb
 
 from models.features import fraud_features
-from models.training.fraud import point_in_time_matrix
+from models.training.config import TrainingSettings
+from models.training.data import TableSource
+from models.training.fraud import point_in_time_matrix, train_fraud
 from models.training.store import load_model
-from tests.fixtures.bentoml import TrainedModel, bentoml_serve
+from tests.fixtures.bentoml import TrainedModel, bentoml_serve, model_store
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +93,45 @@ def test_bad_input_is_a_400_naming_the_rule(server: str, trained) -> None:
         status, _, answer = _post(f"{server}/predict", body)
         assert status == 400, (message, answer)
         assert message in json.dumps(answer), answer
+
+
+def test_shadow_mode_logs_the_challengers_scores_and_returns_the_champions(
+    fraud_model: TrainedModel, trained, tmp_path: Path
+) -> None:
+    home, tag, matrix = trained
+    with model_store(home):
+        challenger = train_fraud(
+            fraud_model.transactions,
+            TableSource("fixture", "parquet"),
+            out_dir=tmp_path / "report",
+            settings=TrainingSettings(n_estimators=20, max_depth=2),
+        ).tag
+    shadow_log = tmp_path / "shadow.jsonl"
+    rows = matrix[:16]
+    with bentoml_serve(
+        home,
+        tag,
+        ECAP_SERVING_FRAUD_CHALLENGER=challenger,
+        ECAP_SERVING_SHADOW_LOG=str(shadow_log),
+        ECAP_SERVING_MAX_LATENCY_MS="10000",
+    ) as url:
+        status, headers, body = _post(f"{url}/predict", {"rows": _rows(rows)})
+        _, _, info = _post(f"{url}/model", {})
+    assert status == 200 and headers.get("x-ecap-model") == tag
+    assert info["shadow"] == {"challenger": challenger}
+
+    def in_process(model_tag: str) -> np.ndarray:
+        booster, metadata = load_model(model_tag)
+        window = (0, int(metadata["best_iteration"]) + 1)
+        dmatrix = xgb.DMatrix(rows, feature_names=metadata["feature_names"])
+        return booster.predict(dmatrix, iteration_range=window)
+
+    answered = np.asarray(body)[:, 0]
+    np.testing.assert_allclose(answered, in_process(tag), rtol=1e-5, atol=1e-7)
+    lines = [json.loads(line) for line in shadow_log.read_text().splitlines()]
+    assert {(line["served"], line["challenger"]) for line in lines} == {(tag, challenger)}
+    logged = np.concatenate([line["challenger_probability"] for line in lines])
+    np.testing.assert_allclose(logged, in_process(challenger), atol=2e-6)
+    served = np.concatenate([line["served_probability"] for line in lines])
+    np.testing.assert_allclose(served, answered, atol=2e-6)
+    assert not np.allclose(logged, served, atol=1e-3)  # really another model
