@@ -3,9 +3,11 @@
     bentoml serve models.serving.services:Fraud --port 3001
     bentoml serve models.serving.services:Churn --port 3002
 
-`POST /predict` takes `{"rows": [[...], ...]}` (features in the order `GET /model` lists,
-null for a missing value) and answers one row per input row: the probability, then the XGBoost
-`pred_contribs` per feature and the bias. Requests are batched adaptively; the header
+`POST /predict` (adaptively batched) and `POST /predict_batch` (not batched: for clients
+that send their own batches, like the scoring service) take `{"rows": [[...], ...]}`
+(features in the order `GET /model` lists, null for a missing value) and answer one row per
+input row: the probability, then the XGBoost `pred_contribs` per feature and the bias. The
+header
 `x-ecap-model` names the model tag. Bad input (wrong feature count, NaN where a feature is
 always present, infinities, an empty batch) is an HTTP 400 with the rule broken, checked
 per request before batching. `/readyz` is BentoML's readiness probe; access logs are off.
@@ -100,6 +102,15 @@ class Fraud:
         max_latency_ms=SETTINGS.max_latency_ms,
     )
     def predict(self, rows: FraudRows) -> np.ndarray:
+        return self._answer(rows)
+
+    @bentoml.api(route="/predict_batch")
+    def predict_batch(self, rows: FraudRows) -> np.ndarray:
+        """`/predict` without adaptive batching, for clients that batch themselves (the
+        scoring service): a second batching layer would only add queueing."""
+        return self._answer(rows)
+
+    def _answer(self, rows: np.ndarray) -> np.ndarray:
         answer = self.model.predict(rows)
         if self.shadow is not None:
             self.shadow.record(rows, answer[:, 0])
@@ -126,6 +137,11 @@ class Churn:
         max_latency_ms=SETTINGS.max_latency_ms,
     )
     def predict(self, rows: ChurnRows) -> np.ndarray:
+        return self.model.predict(rows)
+
+    @bentoml.api(route="/predict_batch")
+    def predict_batch(self, rows: ChurnRows) -> np.ndarray:
+        """`/predict` without adaptive batching, for clients that batch themselves."""
         return self.model.predict(rows)
 
     @bentoml.api(route="/model")

@@ -366,3 +366,40 @@ def bootstrap_command(
         train_fraud_command(world, out=reports, promote=True)
     else:
         train_churn_command(world, out=reports, promote=True)
+
+
+@models_app.command("drift")
+def drift_command(
+    tag: Annotated[str | None, typer.Option(help="default: the fraud champion")] = None,
+    top: Annotated[int, typer.Option(help="how many of the worst features to print")] = 10,
+) -> None:
+    """Compare the live features and scores of a fraud model's decisions with its training
+    distributions, hour by hour (population stability index, a Spark job writing gold
+    `feature_drift`), and print the latest hour's worst features."""
+    import tempfile
+
+    from models.training.store import StoreError, champion_tag, load_model
+
+    home = _open_store()
+    tag = tag or champion_tag(home, "fraud")
+    if tag is None:
+        console.print("[red]no fraud champion: pass --tag or promote a model[/]")
+        raise typer.Exit(2)
+    try:
+        _, metadata = load_model(tag)
+    except StoreError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from error
+    reference = metadata.get("reference_distributions")
+    if not reference:
+        console.print(
+            f"[red]{tag} predates drift monitoring (no training distributions): retrain[/]"
+        )
+        raise typer.Exit(2)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(reference, file)
+        file.flush()
+        argv = [sys.executable, "-m", "spark.jobs.drift", file.name, "--model-tag", tag]
+        if subprocess.run([*argv, "--top", str(top)], check=False).returncode != 0:
+            console.print("[red]the drift job failed (its output is above)[/]")
+            raise typer.Exit(1)

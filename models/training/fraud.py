@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from models.features import FeatureSet, fraud_features
+from models.features.drift import SCORE, reference_distribution
 from models.features.online import replay
 from models.training.config import CostSettings, TrainingSettings
 from models.training.data import TableSource
@@ -201,6 +202,9 @@ def train_fraud(
     baseline = fit_baseline(x["fit"], y["fit"])
 
     scores = predict(booster, x["test"], names)
+    trained_on = np.vstack([x["fit"], x["valid"]])
+    reference = {name: reference_distribution(trained_on[:, i]) for i, name in enumerate(names)}
+    reference[SCORE] = reference_distribution(predict(booster, trained_on, names))
     baseline_scores = baseline.predict_proba(x["test"])[:, 1]
     thresholds = choose_thresholds(y["valid"], predict(booster, x["valid"], names), costs)
     scored = test[["transaction_id", "customer_id", "ts", "label"]].assign(score=scores)
@@ -231,6 +235,7 @@ def train_fraud(
         },
         "confusion_at_thresholds": confusion(y["test"], scores, thresholds),
         "importance_total_gain": dict(sorted(importance.items(), key=lambda kv: -kv[1])),
+        "reference_distributions": reference,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = save_plots(
@@ -268,6 +273,8 @@ def model_metadata(report: dict, features: FeatureSet, periods: Periods) -> dict
         },
         "thresholds": {k: report["thresholds"][k] for k in ("review", "decline")},
         "best_iteration": model.get("best_iteration"),
+        # What drift monitoring compares live features and scores with (models.features.drift).
+        "reference_distributions": report["reference_distributions"],
     }
 
 

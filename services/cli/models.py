@@ -34,6 +34,7 @@ _command(train_app, "train", "fraud", "Train the fraud model (--help for the opt
 _command(train_app, "train", "churn", "Train the churn model (--help for the options).")
 _command(models_app, "models", "list", "Model versions and their metrics.")
 _command(models_app, "models", "promote", "Make a model the champion of its kind.")
+_command(models_app, "models", "drift", "Live feature and score drift of the fraud model.")
 _command(
     models_app,
     "models",

@@ -34,7 +34,7 @@ class ScoringSettings(ServerSettings):
         "(degraded=true)",
     )
     batch_max_wait_ms: float = Field(
-        default=2.0,
+        default=4.0,
         ge=0,
         description="how long a model call waits for concurrent ones to share its HTTP request",
     )
@@ -80,9 +80,10 @@ class ScoringSettings(ServerSettings):
         "topics (what the lake may not hold yet)",
     )
     decided_cache_size: int = Field(
-        default=1_000_000,
+        default=200_000,
         ge=1_000,
-        description="transactions remembered as decided (idempotency, exactly one decision)",
+        description="transactions remembered as decided (idempotency, exactly one decision), "
+        "about 2 KB each",
     )
 
     # -- rules --------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ requests than in single-row ones). Several batches may be in flight at once.
 When a request fails (connection refused, HTTP error, timeout), every call of the batch gets
 `ModelUnavailable`, and calls during the next `retry_s` fail at once without a request, so
 an outage costs the decisions no latency; after that the next batch tries again, and the
-first success brings the model back without a restart. The model's description (`/model`:
-tag, feature order, thresholds) is fetched on the first call and again whenever a response
-names another model tag, so a redeployed model is picked up too.
+first success brings the model back without a restart. Requests go to `/predict_batch`, the
+route without BentoML's adaptive batching: these requests are batches already. The model's
+description (`/model`: tag, feature order, thresholds) is fetched on the first call and
+again whenever a response names another model tag, so a redeployed model is picked up too.
 """
 
 from __future__ import annotations
@@ -195,11 +196,11 @@ class BatchingModelClient:
         body = json.dumps({"rows": batch.rows}, allow_nan=False)
         try:
             async with self._client().post(
-                f"{self.url}/predict", data=body, headers={"content-type": "application/json"}
+                f"{self.url}/predict_batch", data=body, headers={"content-type": "application/json"}
             ) as response:
                 if response.status != 200:
                     raise ModelUnavailable(
-                        f"{self.url}/predict: HTTP {response.status}: "
+                        f"{self.url}/predict_batch: HTTP {response.status}: "
                         f"{(await response.text())[:300]}"
                     )
                 tag = response.headers.get(MODEL_TAG_HEADER, batch.info.tag)
@@ -209,7 +210,7 @@ class BatchingModelClient:
             unavailable = (
                 error
                 if isinstance(error, ModelUnavailable)
-                else ModelUnavailable(f"{self.url}/predict: {error!r}")
+                else ModelUnavailable(f"{self.url}/predict_batch: {error!r}")
             )
             for future in batch.futures:
                 if not future.done():

@@ -6,6 +6,7 @@ decision per transaction consumed from `transactions`."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from ecap.v1 import common_pb2, scoring_pb2
+from ecap.v1 import common_pb2, scoring_pb2, scoring_pb2_grpc
+from services.mesh import client as mesh_client
 from services.mesh.errors import details_of
 from services.mesh.kafka.producer import ProtobufProducer
 from services.mesh.kafka.tail import read_since
@@ -23,6 +25,7 @@ from services.simulator.config import FraudRates, SimulatorSettings
 from services.simulator.generator import generate
 from services.simulator.records import Scenario
 from tests.fixtures.bentoml import TrainedModel
+from tests.fixtures.mesh import run_async
 from tests.support.scoring import ModelServer, scoring_service, scoring_topics
 from tests.support.wait import wait_until
 
@@ -379,3 +382,42 @@ def test_each_transaction_consumed_gets_exactly_one_decision(
     assert set(decided) == {tx.transaction_id for tx in sent}
     assert max(decided.values()) == 1  # none twice: not the redelivery, not the synchronous one
     assert not synchronous.replayed
+
+
+def test_a_caller_that_gives_up_leaves_the_decision_made_once(
+    tmp_path, kafka_bootstrap, topics, auth_settings, mint
+):
+    # A "model" that accepts connections and never answers: each decision waits out its
+    # 300 ms budget, so a caller with a 50 ms deadline leaves while its decision is running.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        options = {"fraud_model_url": url, "model_budget_ms": 300, "model_retry_s": 0.001}
+        with scoring_service(
+            tmp_path, kafka_bootstrap, topics, auth_settings, mint, **options
+        ) as s:
+            tx = transaction(f"c-{uuid.uuid4().hex[:8]}", datetime.now(UTC))
+            token = s.mint("service", sub="checkout")
+
+            async def impatient():
+                async with mesh_client.connect(s.address, token=token) as channel:
+                    stub = scoring_pb2_grpc.ScoringServiceStub(channel)
+                    request = scoring_pb2.ScoreTransactionRequest(transaction=tx)
+                    with pytest.raises(grpc.aio.AioRpcError) as caught:
+                        await stub.ScoreTransaction(request, timeout=0.05)
+                    return caught.value.code()
+
+            assert run_async(impatient()) == grpc.StatusCode.DEADLINE_EXCEEDED
+            # The decision went on without the caller: asking again gets it back, and the
+            # service (its Kafka deliveries included) keeps working.
+            again = s.score(tx)
+            assert again.replayed and again.decision.degraded
+            later = s.score(transaction(tx.customer_id, datetime.now(UTC))).decision
+            assert later.features["customer_count_1h"] == 1.0
+    decided = [
+        d
+        for d in records(kafka_bootstrap, topics["decisions"], common_pb2.Decision)
+        if d.transaction_id == tx.transaction_id
+    ]
+    assert len(decided) == 1

@@ -26,8 +26,11 @@ from concurrent.futures import Future
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+import structlog
 from confluent_kafka import KafkaError, Producer
 from google.protobuf.message import Message
+
+log = structlog.get_logger("ecap.kafka.producer")
 
 CE_TYPE_HEADER = "ce_type"
 
@@ -159,6 +162,8 @@ class ProtobufProducer:
         future: Future[Ack] = Future()
 
         def on_delivery(error: KafkaError | None, record: Any) -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # the caller gave up waiting (e.g. its RPC was cancelled)
             if error is None:
                 future.set_result(_ack(record))
             else:
@@ -185,7 +190,7 @@ class ProtobufProducer:
             with lock:
                 pending -= 1
                 done = pending == 0
-            if done:
+            if done and future.set_running_or_notify_cancel():
                 future.set_result(outcomes)
 
         for index, record in enumerate(records):
@@ -235,4 +240,8 @@ class ProtobufProducer:
 
     def _serve_delivery_reports(self) -> None:
         while not self._closed.is_set():
-            self._producer.poll(0.1)
+            try:
+                self._producer.poll(0.1)
+            except Exception:
+                # A failing callback must not end the delivery reports of every later record.
+                log.exception("a Kafka delivery callback failed")
