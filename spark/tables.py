@@ -593,7 +593,6 @@ ANALYTICS_TABLES: tuple[TableSpec, ...] = (
         description="Revenue, orders, units, cost, margin and average order value per day, "
         "product category, country and channel, from silver line items and transactions; "
         f"category {ALL_CATEGORIES!r}: whole orders.",
-        partition_by=(),
         key=("day", "category", "country", "channel"),
         retention_days=400,
         batch_job="revenue_daily",
@@ -979,6 +978,31 @@ _TABLES: tuple[TableSpec, ...] = (
         retention_days=400,
         filled_by="gold",
         column_docs={"visitors": "distinct known customer_id (anonymous visitors excluded)"},
+    ),
+    TableSpec(
+        name="feature_drift",
+        layer="gold",
+        columns={
+            "hour": "timestamp",
+            "model_tag": "string",
+            "feature": "string",
+            "rows": "bigint",
+            "missing": "bigint",
+            "psi": "double",
+            "status": "string",
+            "computed_at": "timestamp",
+            "hour_date": "date",
+        },
+        description="Population stability index per hour and feature (and 'score', the "
+        "model's probability) of the model-scored silver decisions against the distributions "
+        "the model was trained on (models.features.drift); `ecap models drift` runs and shows it.",
+        partition_by=("hour_date",),
+        key=("hour", "model_tag", "feature"),
+        retention_days=400,
+        column_docs={
+            "status": "stable (< 0.1), watch (0.1 to 0.25) or shift (>= 0.25)",
+            "missing": "decisions of the hour without a value for the feature",
+        },
     ),
     *QUALITY_TABLES,
     *ANALYTICS_TABLES,

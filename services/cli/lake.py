@@ -36,6 +36,10 @@ from spark.maintenance import (
 from spark.tables import TableSpec
 
 lake_app = typer.Typer(help="The Delta lake: stream, inspect, maintain.", no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="The analytics batch jobs that recompute the gold tables (Spark).", no_args_is_help=True
+)
+lake_app.add_typer(jobs_app, name="jobs")
 console = Console(stderr=True)
 out = Console(width=200)
 
@@ -97,6 +101,33 @@ def lake_load_labels(
 ) -> None:
     """Load the simulator's ground-truth labels into silver labels (a Spark batch job)."""
     os.execv(sys.executable, [sys.executable, "-m", "spark.jobs.load_labels", path])
+
+
+def _exec_jobs(*args: str) -> None:
+    # The jobs are Spark's; the CLI only starts them (services never import pyspark).
+    os.execv(sys.executable, [sys.executable, "-m", "spark.jobs.analytics", *args])
+
+
+@jobs_app.command("list")
+def lake_jobs_list() -> None:
+    """Every analytics job: the tables it reads and the gold tables it writes."""
+    _exec_jobs("list")
+
+
+@jobs_app.command("run")
+def lake_jobs_run(
+    names: Annotated[
+        list[str], typer.Argument(metavar="NAME...|all", help="jobs to run (`jobs list`), or all")
+    ],
+    schedule: Annotated[
+        bool,
+        typer.Option(
+            "--schedule", help="keep running, once every ECAP_LAKE_JOBS_SCHEDULE_INTERVAL_S"
+        ),
+    ] = False,
+) -> None:
+    """Run analytics jobs now, one after the other; each run's lineage goes to gold job_runs."""
+    _exec_jobs("run", *names, *(["--schedule"] if schedule else []))
 
 
 @lake_app.command("tables")

@@ -1,0 +1,43 @@
+"""Settings of the analytics batch jobs (env prefix `ECAP_LAKE_JOBS_`).
+
+The model settings live beside the math: `ECAP_CLV_*` (spark.analytics.config.ClvSettings) and
+`ECAP_ATTRIBUTION_*` (AttributionSettings); the jobs read both and record them with each run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class JobSettings(BaseSettings):
+    """What the analytics batch jobs compute over, and their own parameters."""
+
+    model_config = SettingsConfigDict(env_prefix="ECAP_LAKE_JOBS_", extra="ignore")
+
+    as_of: datetime | None = Field(
+        default=None,
+        description="compute as of this UTC time (later transactions are ignored); default "
+        "the newest transaction in the lake",
+    )
+    attribution_lookback_days: float = Field(
+        default=30.0, gt=0, description="touches older than this before a purchase do not count"
+    )
+    basket_min_support: float = Field(
+        default=0.01, gt=0, le=1, description="FP-Growth: least share of baskets of an itemset"
+    )
+    basket_min_confidence: float = Field(
+        default=0.1, ge=0, le=1, description="FP-Growth: least confidence of a rule"
+    )
+    schedule_interval_s: float = Field(
+        default=900.0, gt=0, description="how often the stack runs every job (15 minutes)"
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
