@@ -6,6 +6,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.mesh.config import RUN_DIR, ServerSettings
+from services.mesh.sql import database_url
 
 
 class CasesSettings(ServerSettings):
@@ -66,14 +67,7 @@ class CasesSettings(ServerSettings):
     @field_validator("database_url")
     @classmethod
     def _driver(cls, url: str) -> str:
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        if not url.startswith(("sqlite://", "postgresql+psycopg://")):
-            raise ValueError(
-                f"database_url must be sqlite:///PATH or postgresql://..., not {url.split(':')[0]}"
-            )
-        return url
+        return database_url(url, "database_url")
 
     @property
     def default_queues(self) -> list[str]:

@@ -17,41 +17,13 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
 from sqlmodel import Session
+
+from services.mesh.sql import sqlite_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant: PostgreSQL replicas starting together migrate one at a time.
 _MIGRATION_LOCK_KEY = 720_854_001
-
-
-def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int, pool_size: int) -> sa.Engine:
-    database = sa.make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        url,
-        connect_args={"check_same_thread": False},
-        pool_size=pool_size,
-        max_overflow=pool_size,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        # Let SQLAlchemy's `begin` event, not the driver, start transactions.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
-        connection.exec_driver_sql(begin)
-
-    return engine
 
 
 class Database:
@@ -61,8 +33,12 @@ class Database:
         self.url = url
         self.dialect = sa.make_url(url).get_backend_name()
         if self.dialect == "sqlite":
-            self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", busy_timeout_ms, pool_size)
-            self._reader = _sqlite_engine(url, "BEGIN", busy_timeout_ms, pool_size)
+            self._writer = sqlite_engine(
+                url, "BEGIN IMMEDIATE", busy_timeout_ms, pool_size=pool_size, foreign_keys=True
+            )
+            self._reader = sqlite_engine(
+                url, "BEGIN", busy_timeout_ms, pool_size=pool_size, foreign_keys=True
+            )
             self._write_lock: threading.Lock | None = threading.Lock()
         else:
             self._writer = sa.create_engine(

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.mesh.config import RUN_DIR, ServerSettings
+from services.mesh.sql import database_url
 
 
 class ScoringSettings(ServerSettings):
@@ -128,15 +129,7 @@ class ScoringSettings(ServerSettings):
     @field_validator("rules_database_url")
     @classmethod
     def _driver(cls, url: str) -> str:
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        if not url.startswith(("sqlite://", "postgresql+psycopg://")):
-            raise ValueError(
-                "rules_database_url must be sqlite:///PATH or postgresql://..., "
-                f"not {url.split(':')[0]}"
-            )
-        return url
+        return database_url(url, "rules_database_url")
 
     @model_validator(mode="after")
     def _ordered(self) -> ScoringSettings:

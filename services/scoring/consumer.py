@@ -2,38 +2,30 @@
 `transactions` and scored like synchronous ones, so every transaction gets exactly one
 decision.
 
-A background thread consumes a batch, hands it to the event loop, where the whole batch is
-scored concurrently (its model calls share HTTP requests), and commits the batch's offsets
-only after every decision was acknowledged by Kafka. A crash in between replays the batch;
-the transactions already decided are skipped, since the scorer remembers them (and rebuilds
-that memory from `decisions` at start-up). A record that is not a Transaction is logged with
-its partition and offset and skipped.
+Each consumed batch is handed to the event loop, where it is scored concurrently (its model
+calls share HTTP requests); its offsets are committed only after every decision was
+acknowledged by Kafka (`BatchConsumer`). A crash in between replays the batch; the
+transactions already decided are skipped, since the scorer remembers them (and rebuilds that
+memory from `decisions` at start-up).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
+from collections.abc import Sequence
 
-import structlog
-from confluent_kafka import Consumer, KafkaError, Message
-from google.protobuf.message import DecodeError
 from prometheus_client import Counter
 
 from ecap.v1 import common_pb2
-from services.mesh.kafka.logs import QUIET_NATIVE_LOG, KafkaErrorLog
+from services.mesh.kafka.batch_consumer import BatchConsumer
 from services.scoring.engine import Scorer
-
-log = structlog.get_logger("ecap.scoring.consumer")
 
 CONSUMED = Counter(
     "ecap_scoring_consumed_total", "Transactions consumed from Kafka, by what happened.", ["result"]
 )
-_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
-class TransactionConsumer:
+class TransactionConsumer(BatchConsumer):
     """Consumes `transactions` into the scorer on a thread of its own."""
 
     def __init__(
@@ -46,91 +38,28 @@ class TransactionConsumer:
         group: str,
         batch: int = 500,
     ) -> None:
+        super().__init__(
+            bootstrap,
+            topic=topic,
+            group=group,
+            client_id="ecap-scoring",
+            batch=batch,
+            on_invalid=CONSUMED.labels("invalid").inc,
+        )
         self._scorer = scorer
         self._loop = loop
-        self._topic = topic
-        self._batch = batch
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": group,
-                "client.id": "ecap-scoring",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                "reconnect.backoff.max.ms": 1000,
-                "error_cb": KafkaErrorLog("transactions-consumer"),
-                **QUIET_NATIVE_LOG,
-            }
-        )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scoring-consumer", daemon=True)
         self.decided = 0
 
-    def start(self) -> None:
-        """Subscribe and start consuming."""
-        self._consumer.subscribe([self._topic])
-        self._thread.start()
+    def decode(self, value: bytes) -> common_pb2.Transaction:
+        return common_pb2.Transaction.FromString(value)
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """Finish the batch in hand, commit it, and close the consumer."""
-        self._stop.set()
-        self._thread.join(timeout_s)
+    def handle(self, items: Sequence[common_pb2.Transaction]) -> None:
+        fresh = asyncio.run_coroutine_threadsafe(self._score(items), self._loop).result()
+        CONSUMED.labels("decided").inc(fresh)
+        CONSUMED.labels("already_decided").inc(len(items) - fresh)
+        self.decided += fresh
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                records = self._consumer.consume(self._batch, timeout=0.2)
-                if records:
-                    self._handle(records)
-        except Exception:
-            log.exception("transactions consumer stopped")
-        finally:
-            self._consumer.close()
-
-    def _handle(self, records: list[Message]) -> None:
-        transactions: list[common_pb2.Transaction] = []
-        for record in records:
-            error = record.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("kafka error", error=error.str())
-                continue
-            try:
-                transactions.append(common_pb2.Transaction.FromString(record.value()))
-            except DecodeError as exc:
-                CONSUMED.labels("invalid").inc()
-                log.error(
-                    "skipping a record that is not a Transaction",
-                    topic=record.topic(),
-                    partition=record.partition(),
-                    offset=record.offset(),
-                    error=str(exc),
-                )
-        if transactions:
-            self._score_with_retry(transactions)
-        self._consumer.commit(asynchronous=False)
-
-    def _score_with_retry(self, transactions: list[common_pb2.Transaction]) -> None:
-        # The batch stays in hand until every decision is on Kafka: offsets are committed
-        # only after, so a transaction is never left without its decision.
-        for attempt in range(10_000):
-            future = asyncio.run_coroutine_threadsafe(self._score(transactions), self._loop)
-            try:
-                fresh = future.result()
-            except Exception:
-                if self._stop.is_set() and attempt > 2:
-                    raise
-                delay = _RETRY_S[min(attempt, len(_RETRY_S) - 1)]
-                log.exception("scoring a batch failed; retrying", size=len(transactions))
-                time.sleep(delay)
-                continue
-            CONSUMED.labels("decided").inc(fresh)
-            CONSUMED.labels("already_decided").inc(len(transactions) - fresh)
-            self.decided += fresh
-            return
-
-    async def _score(self, transactions: list[common_pb2.Transaction]) -> int:
+    async def _score(self, transactions: Sequence[common_pb2.Transaction]) -> int:
         results = await asyncio.gather(
             *(self._scorer.score(tx, record_transaction=False) for tx in transactions)
         )

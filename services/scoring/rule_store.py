@@ -30,12 +30,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy import event
 
 from services.mesh.errors import (
     Aborted,
@@ -44,6 +42,7 @@ from services.mesh.errors import (
     InvalidArgument,
     NotFound,
 )
+from services.mesh.sql import sqlite_engine
 from services.scoring.rules import (
     CompiledRule,
     RuleAction,
@@ -156,29 +155,6 @@ def etag_of(rule_id: str, revision: int) -> str:
     return hashlib.sha256(f"{rule_id}@{revision}".encode()).hexdigest()[:16]
 
 
-def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int) -> sa.Engine:
-    database = sa.make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        # Let the `begin` event, not the driver, start transactions.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
-        connection.exec_driver_sql(begin)
-
-    return engine
-
-
 class RuleStore:
     """The rules and their history in a SQL database (SQLite or PostgreSQL). Thread-safe;
     methods are synchronous (call them from a worker thread in async code)."""
@@ -189,8 +165,8 @@ class RuleStore:
         if self.dialect == "sqlite":
             # Writers take SQLite's write lock up front and queue on a lock of this process
             # rather than in SQLite's busy handler; readers run beside them (WAL).
-            self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", busy_timeout_ms)
-            self._reader = _sqlite_engine(url, "BEGIN", busy_timeout_ms)
+            self._writer = sqlite_engine(url, "BEGIN IMMEDIATE", busy_timeout_ms)
+            self._reader = sqlite_engine(url, "BEGIN", busy_timeout_ms)
             self._local_lock: threading.Lock | None = threading.Lock()
         elif self.dialect == "postgresql":
             self._writer = sa.create_engine(

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,13 +70,31 @@ def run(
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    status = {"started_at": _now(), "jobs": [job.name for job in jobs], "rounds": 0}
+    _write_status(settings.status_path, status)
     try:
         while not stop.is_set():
-            _round(jobs, context)
+            ok = _round(jobs, context)
+            status.update(rounds=status["rounds"] + 1, last_round_at=_now(), last_round_ok=ok)
+            status["next_round_in_s"] = settings.schedule_interval_s
+            _write_status(settings.status_path, status)
             _progress(f"next round in {settings.schedule_interval_s:g} s")
             stop.wait(settings.schedule_interval_s)
     except KeyboardInterrupt:
         pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_status(path: Path | None, status: dict) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, indent=2))
+    tmp.replace(path)
 
 
 def _round(jobs: list[Job], context: JobContext) -> bool:

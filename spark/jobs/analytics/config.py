@@ -7,6 +7,7 @@ The model settings live beside the math: `ECAP_CLV_*` (spark.analytics.config.Cl
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,12 @@ class JobSettings(BaseSettings):
     )
     schedule_interval_s: float = Field(
         default=900.0, gt=0, description="how often the stack runs every job (15 minutes)"
+    )
+
+    status_path: Path | None = Field(
+        default=None,
+        description="with --schedule: a JSON file rewritten when the schedule starts and after "
+        "each round (started, last round's end, outcome, next round); the stack's readiness",
     )
 
     @field_validator("as_of")
