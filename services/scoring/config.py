@@ -107,6 +107,11 @@ class ScoringSettings(ServerSettings):
         description="Kafka producer linger: a decision waits for its acknowledgement, so "
         "batching may cost it at most this much",
     )
+    delivery_timeout_ms: int = Field(
+        default=10_000,
+        gt=0,
+        description="how long a decision waits for Kafka before the RPC fails with UNAVAILABLE",
+    )
     topic_transactions: str = "transactions"
     topic_decisions: str = "decisions"
     topic_alerts: str = "fraud-alerts"

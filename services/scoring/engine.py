@@ -12,6 +12,7 @@ the first is still deciding waits for it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections import OrderedDict
@@ -183,11 +184,12 @@ class Scorer:
         # does not leave a transaction observed by the features but never decided.
         task = asyncio.get_running_loop().create_task(self._decide(tx, record_transaction))
         self._deciding[transaction_id] = task
-        task.add_done_callback(self._decided)
+        task.add_done_callback(functools.partial(self._decided, transaction_id))
         return await asyncio.shield(task), False
 
-    def _decided(self, task: asyncio.Task) -> None:
-        self._deciding = {k: v for k, v in self._deciding.items() if v is not task}
+    def _decided(self, transaction_id: str, task: asyncio.Task) -> None:
+        if self._deciding.get(transaction_id) is task:
+            del self._deciding[transaction_id]
         if not task.cancelled() and task.exception() is not None:
             log.debug("decision failed", error=str(task.exception())[:200])
 

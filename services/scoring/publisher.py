@@ -9,7 +9,8 @@ import asyncio
 import uuid
 
 from ecap.v1 import common_pb2
-from services.mesh.kafka.producer import ProtobufProducer
+from services.mesh.errors import Unavailable
+from services.mesh.kafka.producer import DeliveryError, ProtobufProducer
 
 _ALERTING = {common_pb2.DECISION_OUTCOME_REVIEW, common_pb2.DECISION_OUTCOME_DECLINE}
 
@@ -48,4 +49,10 @@ class DecisionPublisher:
             )
             alert.raised_at.CopyFrom(decision.decided_at)
             sends.append(self.producer.send(self.topic_alerts, alert))
-        await asyncio.gather(*(asyncio.wrap_future(send) for send in sends))
+        try:
+            await asyncio.gather(*(asyncio.wrap_future(send) for send in sends))
+        except DeliveryError as error:
+            raise Unavailable(
+                f"the decision could not be recorded on Kafka ({error}); retry",
+                reason="KAFKA_UNAVAILABLE",
+            ) from error

@@ -71,7 +71,10 @@ def build_service(
     producer = ProtobufProducer(
         kafka.bootstrap_servers,
         client_id="ecap-scoring",
-        config={"linger.ms": settings.producer_linger_ms},
+        config={
+            "linger.ms": settings.producer_linger_ms,
+            "delivery.timeout.ms": settings.delivery_timeout_ms,
+        },
     )
     publisher = DecisionPublisher(
         producer,

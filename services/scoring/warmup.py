@@ -1,6 +1,9 @@
 """Start-up: rebuild what the scorer knows, so a restart resets neither velocity nor
 idempotency.
 
+Kafka being away does not stop the start (it is logged; deciding then fails until Kafka is
+back, since a decision is answered only once it is on `decisions`).
+
 1. Decisions of the last `rebuild_tail_hours` from `decisions`: those transactions are
    decided already (a second request, or the consumer replaying a batch, gets the first
    decision back).
@@ -19,6 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from confluent_kafka import KafkaException
 
 from ecap.v1 import common_pb2
 from services.mesh.kafka.tail import read_since
@@ -44,9 +48,12 @@ def rebuild(
     tail_since = now - timedelta(hours=settings.rebuild_tail_hours)
     counts = {"decisions": 0, "lake_transactions": 0, "tail_transactions": 0}
 
-    for record in read_since(bootstrap, settings.topic_decisions, tail_since):
-        scorer.remember(common_pb2.Decision.FromString(record.value()))
-        counts["decisions"] += 1
+    try:
+        for record in read_since(bootstrap, settings.topic_decisions, tail_since):
+            scorer.remember(common_pb2.Decision.FromString(record.value()))
+            counts["decisions"] += 1
+    except KafkaException as error:
+        log.error("cannot read the decisions already made: Kafka unavailable", error=str(error))
 
     if settings.rebuild_from_lake and settings.rebuild_days > 0:
         frame = lake.transaction_rows(
@@ -62,11 +69,18 @@ def rebuild(
                 log.info("rebuilding features from the lake", rows=index, of=len(frame))
         counts["lake_transactions"] = len(frame)
 
-    for record in read_since(bootstrap, settings.topic_transactions, tail_since):
-        tx = common_pb2.Transaction.FromString(record.value())
-        if not scorer.seen.is_observed(tx.transaction_id):
-            scorer.observe(feature_row(tx))
-            counts["tail_transactions"] += 1
+    try:
+        for record in read_since(bootstrap, settings.topic_transactions, tail_since):
+            tx = common_pb2.Transaction.FromString(record.value())
+            if not scorer.seen.is_observed(tx.transaction_id):
+                scorer.observe(feature_row(tx))
+                counts["tail_transactions"] += 1
+    except KafkaException as error:
+        log.error(
+            "cannot read the recent transactions: Kafka unavailable; features start from the "
+            "lake alone",
+            error=str(error),
+        )
 
     scorer.features.expire(now)
     log.info(

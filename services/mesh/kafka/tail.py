@@ -37,7 +37,7 @@ def _retrying(call: Callable[[], T], timeout_s: float) -> T:
 
 
 def read_since(
-    bootstrap: str, topic: str, since: datetime, *, timeout_s: float = 30.0
+    bootstrap: str, topic: str, since: datetime, *, timeout_s: float = 10.0
 ) -> Iterator[Message]:
     """The records of `topic` with a timestamp at or after `since`, partition by partition
     in offset order; an absent topic yields nothing."""
