@@ -602,6 +602,204 @@ ANALYTICS_TABLES: tuple[TableSpec, ...] = (
             "margin_minor": "revenue_minor - cost_minor",
         },
     ),
+    TableSpec(
+        name="product_performance",
+        layer="gold",
+        columns={
+            "product_id": "string",
+            "name": "string",
+            "category": "string",
+            "window_days": "int",
+            "units": "bigint",
+            "orders": "bigint",
+            "revenue_minor": "bigint",
+            "margin_minor": "bigint",
+            "previous_units": "bigint",
+            "previous_revenue_minor": "bigint",
+            "velocity_units_per_day": "double",
+            "velocity_change": "double",
+            "revenue_rank": "int",
+            "trend": "string",
+            "as_of": "timestamp",
+        },
+        description="Sales per product over the last window_days before as_of against the "
+        "window before it: units, orders, revenue, margin, sales velocity and its change, the "
+        "revenue rank and a trend (top, rising, steady, declining, stopped).",
+        key=("product_id",),
+        retention_days=400,
+        batch_job="products",
+        column_docs={
+            "window_days": "ECAP_LAKE_JOBS_PRODUCTS_WINDOW_DAYS",
+            "velocity_units_per_day": "units / window_days",
+            "velocity_change": "(units - previous_units) / previous_units; null without "
+            "previous sales",
+            "revenue_rank": "1 = the most revenue in the window; null: no sales in it",
+            "trend": "the rule is in spark/jobs/analytics/products.py's docstring",
+        },
+    ),
+    TableSpec(
+        name="recommendations",
+        layer="gold",
+        columns={
+            "customer_id": "string",
+            "rank": "int",
+            "product_id": "string",
+            "score": "double",
+            "as_of": "timestamp",
+        },
+        description="Top-N products per customer from implicit-feedback ALS (Spark MLlib) over "
+        "the units each customer bought, products already bought excluded.",
+        key=("customer_id", "rank"),
+        retention_days=400,
+        batch_job="recommendations",
+        column_docs={"rank": "1 = the best", "score": "the ALS preference estimate"},
+    ),
+    TableSpec(
+        name="recommendation_eval",
+        layer="gold",
+        columns={
+            "model": "string",
+            "k": "int",
+            "precision_at_k": "double",
+            "recall_at_k": "double",
+            "customers": "bigint",
+            "train_until": "timestamp",
+            "as_of": "timestamp",
+        },
+        description="Precision@k (and recall@k) of ALS and of the most-popular baseline on a "
+        "held-out period: trained on purchases before train_until, judged on the products each "
+        "customer bought after it.",
+        key=("model", "k"),
+        retention_days=400,
+        batch_job="recommendations",
+        column_docs={
+            "model": "'als' or 'most_popular'",
+            "customers": "customers judged: those who bought before train_until and bought a "
+            "product new to them after it",
+        },
+    ),
+    TableSpec(
+        name="forecast",
+        layer="gold",
+        columns={
+            "category": "string",
+            "day": "date",
+            "revenue_minor": "double",
+            "lower_minor": "double",
+            "upper_minor": "double",
+            "interval": "double",
+            "model": "string",
+            "as_of": "timestamp",
+        },
+        description="Daily revenue forecast per product category (and '*' for all) for the "
+        "horizon after as_of, with a prediction interval.",
+        key=("category", "day"),
+        retention_days=400,
+        batch_job="forecast",
+        column_docs={
+            "day": "the as-of day and the days after it; the series end the day before, the "
+            "last whole day",
+            "interval": "the interval's nominal coverage, e.g. 0.9",
+            "model": "the forecasting model that produced the row",
+        },
+    ),
+    TableSpec(
+        name="forecast_backtest",
+        layer="gold",
+        columns={
+            "category": "string",
+            "model": "string",
+            "horizon_days": "int",
+            "mae": "double",
+            "mape": "double",
+            "interval_coverage": "double",
+            "as_of": "timestamp",
+        },
+        description="Back-test of the forecast model against the seasonal-naive baseline per "
+        "category: both forecast the last horizon_days before as_of from the days before them.",
+        key=("category", "model"),
+        retention_days=400,
+        batch_job="forecast",
+        column_docs={
+            "model": "the forecast model's name or 'seasonal_naive'",
+            "mae": "mean absolute error over the held-out days, in minor units",
+            "mape": "mean of |error| / actual over the held-out days with revenue (a fraction); "
+            "null when none had any",
+            "interval_coverage": "share of the held-out days inside the prediction interval",
+        },
+    ),
+    TableSpec(
+        name="geo_breakdown",
+        layer="gold",
+        columns={
+            "level": "string",
+            "country": "string",
+            "region": "string",
+            "city": "string",
+            "orders": "bigint",
+            "customers": "bigint",
+            "revenue_minor": "bigint",
+            "avg_order_value_minor": "double",
+            "revenue_share": "double",
+            "as_of": "timestamp",
+        },
+        description="Orders, customers and revenue by where the purchase was made: per country, "
+        "per region and per city (the finer levels carry the coarser names).",
+        key=("level", "country", "region", "city"),
+        retention_days=400,
+        batch_job="geography",
+        column_docs={
+            "level": "'country', 'region' or 'city'; the finer columns are null above it",
+            "country": "'(unknown)' when the transaction has none; region and city likewise",
+            "revenue_share": "of all revenue",
+        },
+    ),
+    TableSpec(
+        name="seasonality",
+        layer="gold",
+        columns={
+            "profile": "string",
+            "period": "int",
+            "orders": "bigint",
+            "revenue_minor": "bigint",
+            "index": "double",
+            "as_of": "timestamp",
+        },
+        description="Seasonal profiles of orders and revenue: hour of day, day of week (weekly) "
+        "and month of year (yearly), each with an index against the profile's mean.",
+        key=("profile", "period"),
+        retention_days=400,
+        batch_job="geography",
+        column_docs={
+            "profile": "'hour_of_day' (0..23), 'day_of_week' (1 = Monday..7) or "
+            "'month_of_year' (1..12)",
+            "index": "average revenue per period / mean of the periods (1 = average), over the "
+            "days each period occurred (exact rule: spark/jobs/analytics/geography.py); null "
+            "for a period that never occurred",
+        },
+    ),
+    TableSpec(
+        name="churn_scores",
+        layer="gold",
+        columns={
+            "customer_id": "string",
+            "probability": "double",
+            "band": "string",
+            "drivers": "array<string>",
+            "model_tag": "string",
+            "as_of": "timestamp",
+        },
+        description="Churn probability of every customer with a purchase in the year before "
+        "as_of, from the churn champion model over the churn features (models.features), with "
+        "its risk band and the features that push it up most.",
+        key=("customer_id",),
+        retention_days=400,
+        batch_job="churn_scores",
+        column_docs={
+            "band": "LOW, MEDIUM or HIGH (ECAP_SCORING_CHURN_MEDIUM_FROM / _HIGH_FROM)",
+            "drivers": "feature names, strongest first",
+        },
+    ),
 )
 
 _TABLES: tuple[TableSpec, ...] = (

@@ -7,7 +7,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 
 from ecap.v1 import cases_pb2, common_pb2
@@ -22,6 +22,7 @@ from services.cases.records import (
 )
 from services.cases.workflow import Outcome
 from services.mesh.errors import FieldViolation, InvalidArgument
+from services.mesh.timestamps import time_of, timestamp
 
 ORDER_NAMES = {
     cases_pb2.CASE_ORDER_UNSPECIFIED: "priority",
@@ -31,22 +32,6 @@ ORDER_NAMES = {
     cases_pb2.CASE_ORDER_DUE_TIME: "due_time",
 }
 EVIDENCE_KINDS = ("transaction", "device", "document", "external_check")
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    """A protobuf Timestamp of an aware datetime (None stays None)."""
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-def time_of(message: Message, field: str) -> datetime | None:
-    """The aware UTC datetime of an optional Timestamp field."""
-    if not message.HasField(field):
-        return None
-    return getattr(message, field).ToDatetime(tzinfo=UTC)
 
 
 def status_name(value: int) -> str:

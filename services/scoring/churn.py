@@ -15,6 +15,7 @@ from datetime import datetime
 from ecap.v1 import common_pb2, scoring_pb2
 from models.features import OnlineFeatures, churn_features
 from models.features.churn import LOOKBACK
+from models.features.churn_risk import churn_band
 from services.mesh.errors import NotFound, Unavailable
 from services.scoring import lake
 from services.scoring.config import ScoringSettings
@@ -59,11 +60,8 @@ def churn_values(
 
 
 def band(probability: float, settings: ScoringSettings) -> int:
-    if probability >= settings.churn_high_from:
-        return scoring_pb2.CHURN_RISK_BAND_HIGH
-    if probability >= settings.churn_medium_from:
-        return scoring_pb2.CHURN_RISK_BAND_MEDIUM
-    return scoring_pb2.CHURN_RISK_BAND_LOW
+    """The ChurnRiskBand of `probability` (the rule batch scoring bands with too)."""
+    return scoring_pb2.ChurnRiskBand.Value(f"CHURN_RISK_BAND_{churn_band(probability, settings)}")
 
 
 async def predict_churn(

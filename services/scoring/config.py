@@ -7,11 +7,12 @@ from datetime import timedelta
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from models.features.churn_risk import ChurnRiskSettings
 from services.mesh.config import RUN_DIR, ServerSettings
 from services.mesh.sql import database_url
 
 
-class ScoringSettings(ServerSettings):
+class ScoringSettings(ServerSettings, ChurnRiskSettings):
     """Where the scoring service listens, which models it calls, and how it decides."""
 
     model_config = SettingsConfigDict(
@@ -122,10 +123,7 @@ class ScoringSettings(ServerSettings):
     consumer_group: str = "ecap-scoring"
     consumer_batch: int = Field(default=500, ge=1, le=10_000)
 
-    # -- churn --------------------------------------------------------------------------------
-    churn_medium_from: float = Field(default=0.3, ge=0, le=1, description="MEDIUM band from")
-    churn_high_from: float = Field(default=0.6, ge=0, le=1, description="HIGH band from")
-    churn_drivers: int = Field(default=5, ge=0, le=20)
+    # -- churn: churn_medium_from, churn_high_from, churn_drivers (ChurnRiskSettings) -------
 
     @property
     def label_delay(self) -> timedelta:
@@ -140,6 +138,4 @@ class ScoringSettings(ServerSettings):
     def _ordered(self) -> ScoringSettings:
         if self.review_threshold > self.decline_threshold:
             raise ValueError("review_threshold must not exceed decline_threshold")
-        if self.churn_medium_from > self.churn_high_from:
-            raise ValueError("churn_medium_from must not exceed churn_high_from")
         return self

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecap.v1 import scoring_pb2
 from services.mesh.errors import FieldViolation, InvalidArgument
+from services.mesh.timestamps import timestamp
 from services.scoring.churn import ChurnPrediction
 from services.scoring.rule_store import UPDATABLE_FIELDS
 from services.scoring.rules import RuleSpec
@@ -19,14 +17,6 @@ _ACTIONS = {
     scoring_pb2.RULE_ACTION_ALLOW: "ALLOW",
 }
 _ACTION_NUMBERS = {name: number for number, name in _ACTIONS.items()}
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def spec_from_proto(rule: scoring_pb2.Rule) -> RuleSpec:

@@ -15,7 +15,7 @@ import structlog
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from services.scoring.rows import MINOR_DIGITS
+from models.features.money import MINOR_DIGITS
 from spark.config import SparkSettings
 from spark.tables import TABLES
 

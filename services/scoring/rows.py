@@ -13,6 +13,7 @@ from datetime import UTC
 from typing import Any
 
 from ecap.v1 import common_pb2
+from models.features.money import major_units as amount_in_major_units
 
 _PAYMENT_METHODS = {
     value.number: value.name.removeprefix("PAYMENT_METHOD_")
@@ -22,13 +23,11 @@ _CHANNELS = {
     value.number: value.name.removeprefix("CHANNEL_")
     for value in common_pb2.Channel.DESCRIPTOR.values
 }
-# Currencies whose minor unit is not a hundredth (ISO 4217).
-MINOR_DIGITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
 
 
 def major_units(money: common_pb2.Money) -> float:
     """`money` in major units (12.34 for 1234 cents)."""
-    return money.amount_minor / 10 ** MINOR_DIGITS.get(money.currency, 2)
+    return amount_in_major_units(money.amount_minor, money.currency)
 
 
 def _or_none(text: str) -> str | None:

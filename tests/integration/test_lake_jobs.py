@@ -7,8 +7,6 @@ One lake (module scope) holds the shared silver inputs; the lineage tests write 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,49 +19,13 @@ from pyspark.sql import SparkSession
 from scipy import special
 
 from spark.config import SparkSettings
-from spark.jobs.analytics.config import JobSettings
-from spark.jobs.analytics.registry import JOBS
-from spark.jobs.analytics.runner import JobContext, run_job, select_jobs
 from spark.streaming.sinks import ensure_table
 from spark.tables import TABLES
+from tests.support.lake_jobs import job_runs, read_gold, run, write_silver
 
 pytestmark = pytest.mark.integration
 
 DAY = timedelta(days=1)
-
-
-def write_silver(
-    spark: SparkSession, lake: SparkSettings, name: str, rows: Iterable[Mapping[str, Any]]
-) -> None:
-    """Append `rows` (dicts of some declared columns; the rest null) to table `name`.
-
-    One file per write, not partitioned by date as the streams write it: the jobs do not
-    depend on the layout, and a hundred one-row files would only slow the test down.
-    """
-    spec = TABLES[name]
-    records = [tuple(row.get(column) for column in spec.column_names) for row in rows]
-    frame = spark.createDataFrame(records, spec.spark_schema()).coalesce(1)
-    frame.write.format("delta").mode("append").save(spec.uri(lake))
-
-
-def read_gold(lake: SparkSettings, name: str) -> pd.DataFrame:
-    """A gold table as pandas, read with delta-rs (as the analytics service will)."""
-    return DeltaTable(TABLES[name].uri(lake)).to_pandas()
-
-
-def job_runs(lake: SparkSettings) -> pd.DataFrame:
-    runs = read_gold(lake, "job_runs").sort_values("started_at").reset_index(drop=True)
-    for column in ("parameters", "input_versions", "output_versions", "rows_written"):
-        runs[column] = runs[column].map(json.loads)
-    return runs
-
-
-def run(spark: SparkSession, lake: SparkSettings, name: str, **settings: Any):
-    messages: list[str] = []
-    context = JobContext(spark, lake, JobSettings(**settings), messages.append)
-    (job,) = select_jobs(JOBS, [name])
-    record = run_job(job, context)
-    return record, messages
 
 
 def _transaction(tid: str, customer: str | None, at: datetime, amount: int, **extra: Any) -> dict:

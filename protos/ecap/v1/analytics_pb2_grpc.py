@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from ecap.v1 import analytics_pb2 as ecap_dot_v1_dot_analytics__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,8 +26,17 @@ if _version_not_supported:
 
 
 class AnalyticsServiceStub:
-    """AnalyticsService: Analytics serves the gold tables of the lake.
-    Its RPCs are added by the issues that build the service.
+    """AnalyticsService serves the figures of the lake's gold tables (and a customer's silver
+    history), computed by the Spark jobs; it computes nothing of its own beyond sums over them.
+
+    It reads Delta with delta-rs and DuckDB and never starts a JVM. Results are cached per
+    Delta version of the tables a request reads, so a new version of a table invalidates
+    exactly the entries that read it. Every response names the tables and versions it read.
+
+    A table that no job has written yet is FAILED_PRECONDITION (reason TABLE_NOT_COMPUTED),
+    naming the job or stream to run. Requests with `at` read the lake as it was (time travel):
+    `at.version` is a Delta version of the RPC's main table (the first in `tables_read`) and
+    the other tables are read as of that version's commit time; `at.time` applies to all.
     """
 
     def __init__(self, channel):
@@ -35,16 +45,335 @@ class AnalyticsServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetKpis = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetKpis',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetKpisRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetKpisResponse.FromString,
+                _registered_method=True)
+        self.GetRevenueSeries = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetRevenueSeries',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetRevenueSeriesRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetRevenueSeriesResponse.FromString,
+                _registered_method=True)
+        self.GetSegments = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetSegments',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetSegmentsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetSegmentsResponse.FromString,
+                _registered_method=True)
+        self.ListCustomers = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/ListCustomers',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.ListCustomersRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.ListCustomersResponse.FromString,
+                _registered_method=True)
+        self.GetCustomer360 = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetCustomer360',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetCustomer360Request.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetCustomer360Response.FromString,
+                _registered_method=True)
+        self.GetCohorts = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetCohorts',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetCohortsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetCohortsResponse.FromString,
+                _registered_method=True)
+        self.GetFunnel = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetFunnel',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetFunnelRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetFunnelResponse.FromString,
+                _registered_method=True)
+        self.GetAttribution = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetAttribution',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetAttributionRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetAttributionResponse.FromString,
+                _registered_method=True)
+        self.GetBasketRules = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetBasketRules',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetBasketRulesRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetBasketRulesResponse.FromString,
+                _registered_method=True)
+        self.GetRecommendations = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetRecommendations',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetRecommendationsRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetRecommendationsResponse.FromString,
+                _registered_method=True)
+        self.GetProductPerformance = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetProductPerformance',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetProductPerformanceRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetProductPerformanceResponse.FromString,
+                _registered_method=True)
+        self.GetGeoBreakdown = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetGeoBreakdown',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetGeoBreakdownRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetGeoBreakdownResponse.FromString,
+                _registered_method=True)
+        self.GetSeasonality = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetSeasonality',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetSeasonalityRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetSeasonalityResponse.FromString,
+                _registered_method=True)
+        self.GetForecast = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetForecast',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetForecastRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetForecastResponse.FromString,
+                _registered_method=True)
+        self.GetDataQuality = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetDataQuality',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetDataQualityRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetDataQualityResponse.FromString,
+                _registered_method=True)
+        self.ListTables = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/ListTables',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.ListTablesRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.ListTablesResponse.FromString,
+                _registered_method=True)
+        self.GetTableHistory = channel.unary_unary(
+                '/ecap.v1.AnalyticsService/GetTableHistory',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.GetTableHistoryRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.GetTableHistoryResponse.FromString,
+                _registered_method=True)
+        self.WatchKpis = channel.unary_stream(
+                '/ecap.v1.AnalyticsService/WatchKpis',
+                request_serializer=ecap_dot_v1_dot_analytics__pb2.WatchKpisRequest.SerializeToString,
+                response_deserializer=ecap_dot_v1_dot_analytics__pb2.KpiMinute.FromString,
+                _registered_method=True)
 
 
 class AnalyticsServiceServicer:
-    """AnalyticsService: Analytics serves the gold tables of the lake.
-    Its RPCs are added by the issues that build the service.
+    """AnalyticsService serves the figures of the lake's gold tables (and a customer's silver
+    history), computed by the Spark jobs; it computes nothing of its own beyond sums over them.
+
+    It reads Delta with delta-rs and DuckDB and never starts a JVM. Results are cached per
+    Delta version of the tables a request reads, so a new version of a table invalidates
+    exactly the entries that read it. Every response names the tables and versions it read.
+
+    A table that no job has written yet is FAILED_PRECONDITION (reason TABLE_NOT_COMPUTED),
+    naming the job or stream to run. Requests with `at` read the lake as it was (time travel):
+    `at.version` is a Delta version of the RPC's main table (the first in `tables_read`) and
+    the other tables are read as of that version's commit time; `at.time` applies to all.
     """
+
+    def GetKpis(self, request, context):
+        """GetKpis sums the per-minute KPIs over [start_time, end_time) and over the period of the
+        same length just before it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRevenueSeries(self, request, context):
+        """GetRevenueSeries returns orders, units and revenue per time bucket and group.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSegments(self, request, context):
+        """GetSegments returns the RFM segments with their customers and revenue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCustomers(self, request, context):
+        """ListCustomers lists customers of an RFM segment or churn-risk band, most valuable first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCustomer360(self, request, context):
+        """GetCustomer360 returns one customer's profile, RFM, CLV, churn risk with its drivers,
+        recent transactions with their decisions, and open cases.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCohorts(self, request, context):
+        """GetCohorts returns the monthly acquisition cohorts' retention and revenue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFunnel(self, request, context):
+        """GetFunnel returns the journey funnel of a channel and device type ("*" for all).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAttribution(self, request, context):
+        """GetAttribution returns the credit per channel (or campaign) by one attribution model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBasketRules(self, request, context):
+        """GetBasketRules returns association rules between products bought together.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecommendations(self, request, context):
+        """GetRecommendations returns a customer's top products and how the recommender scored on
+        held-out data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProductPerformance(self, request, context):
+        """GetProductPerformance returns products' sales, velocity and trend.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGeoBreakdown(self, request, context):
+        """GetGeoBreakdown returns orders and revenue by country, region or city.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSeasonality(self, request, context):
+        """GetSeasonality returns the hour-of-day, day-of-week and month-of-year profiles.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetForecast(self, request, context):
+        """GetForecast returns a category's revenue forecast with intervals and its back-test.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataQuality(self, request, context):
+        """GetDataQuality returns the newest value of each quality metric of the lake.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTables(self, request, context):
+        """ListTables returns every table of the lake catalogue with its current version and size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTableHistory(self, request, context):
+        """GetTableHistory returns a table's Delta commits, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchKpis(self, request, context):
+        """WatchKpis streams gold kpi_minute rows: first those from since_time on, then every row
+        a new version of the table adds or changes, until the caller cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_AnalyticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetKpis': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKpis,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetKpisRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetKpisResponse.SerializeToString,
+            ),
+            'GetRevenueSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRevenueSeries,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetRevenueSeriesRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetRevenueSeriesResponse.SerializeToString,
+            ),
+            'GetSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSegments,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetSegmentsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetSegmentsResponse.SerializeToString,
+            ),
+            'ListCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomers,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.ListCustomersRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.ListCustomersResponse.SerializeToString,
+            ),
+            'GetCustomer360': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCustomer360,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetCustomer360Request.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetCustomer360Response.SerializeToString,
+            ),
+            'GetCohorts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCohorts,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetCohortsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetCohortsResponse.SerializeToString,
+            ),
+            'GetFunnel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFunnel,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetFunnelRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetFunnelResponse.SerializeToString,
+            ),
+            'GetAttribution': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAttribution,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetAttributionRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetAttributionResponse.SerializeToString,
+            ),
+            'GetBasketRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBasketRules,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetBasketRulesRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetBasketRulesResponse.SerializeToString,
+            ),
+            'GetRecommendations': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecommendations,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetRecommendationsRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetRecommendationsResponse.SerializeToString,
+            ),
+            'GetProductPerformance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProductPerformance,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetProductPerformanceRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetProductPerformanceResponse.SerializeToString,
+            ),
+            'GetGeoBreakdown': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGeoBreakdown,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetGeoBreakdownRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetGeoBreakdownResponse.SerializeToString,
+            ),
+            'GetSeasonality': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSeasonality,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetSeasonalityRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetSeasonalityResponse.SerializeToString,
+            ),
+            'GetForecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetForecast,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetForecastRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetForecastResponse.SerializeToString,
+            ),
+            'GetDataQuality': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataQuality,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetDataQualityRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetDataQualityResponse.SerializeToString,
+            ),
+            'ListTables': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTables,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.ListTablesRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.ListTablesResponse.SerializeToString,
+            ),
+            'GetTableHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTableHistory,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.GetTableHistoryRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.GetTableHistoryResponse.SerializeToString,
+            ),
+            'WatchKpis': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchKpis,
+                    request_deserializer=ecap_dot_v1_dot_analytics__pb2.WatchKpisRequest.FromString,
+                    response_serializer=ecap_dot_v1_dot_analytics__pb2.KpiMinute.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ecap.v1.AnalyticsService', rpc_method_handlers)
@@ -54,6 +383,501 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AnalyticsService:
-    """AnalyticsService: Analytics serves the gold tables of the lake.
-    Its RPCs are added by the issues that build the service.
+    """AnalyticsService serves the figures of the lake's gold tables (and a customer's silver
+    history), computed by the Spark jobs; it computes nothing of its own beyond sums over them.
+
+    It reads Delta with delta-rs and DuckDB and never starts a JVM. Results are cached per
+    Delta version of the tables a request reads, so a new version of a table invalidates
+    exactly the entries that read it. Every response names the tables and versions it read.
+
+    A table that no job has written yet is FAILED_PRECONDITION (reason TABLE_NOT_COMPUTED),
+    naming the job or stream to run. Requests with `at` read the lake as it was (time travel):
+    `at.version` is a Delta version of the RPC's main table (the first in `tables_read`) and
+    the other tables are read as of that version's commit time; `at.time` applies to all.
     """
+
+    @staticmethod
+    def GetKpis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetKpis',
+            ecap_dot_v1_dot_analytics__pb2.GetKpisRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetKpisResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRevenueSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetRevenueSeries',
+            ecap_dot_v1_dot_analytics__pb2.GetRevenueSeriesRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetRevenueSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetSegments',
+            ecap_dot_v1_dot_analytics__pb2.GetSegmentsRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetSegmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/ListCustomers',
+            ecap_dot_v1_dot_analytics__pb2.ListCustomersRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.ListCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCustomer360(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetCustomer360',
+            ecap_dot_v1_dot_analytics__pb2.GetCustomer360Request.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetCustomer360Response.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCohorts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetCohorts',
+            ecap_dot_v1_dot_analytics__pb2.GetCohortsRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetCohortsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFunnel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetFunnel',
+            ecap_dot_v1_dot_analytics__pb2.GetFunnelRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetFunnelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAttribution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetAttribution',
+            ecap_dot_v1_dot_analytics__pb2.GetAttributionRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetAttributionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBasketRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetBasketRules',
+            ecap_dot_v1_dot_analytics__pb2.GetBasketRulesRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetBasketRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecommendations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetRecommendations',
+            ecap_dot_v1_dot_analytics__pb2.GetRecommendationsRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetRecommendationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProductPerformance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetProductPerformance',
+            ecap_dot_v1_dot_analytics__pb2.GetProductPerformanceRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetProductPerformanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGeoBreakdown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetGeoBreakdown',
+            ecap_dot_v1_dot_analytics__pb2.GetGeoBreakdownRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetGeoBreakdownResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSeasonality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetSeasonality',
+            ecap_dot_v1_dot_analytics__pb2.GetSeasonalityRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetSeasonalityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetForecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetForecast',
+            ecap_dot_v1_dot_analytics__pb2.GetForecastRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetForecastResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataQuality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetDataQuality',
+            ecap_dot_v1_dot_analytics__pb2.GetDataQualityRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetDataQualityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTables(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/ListTables',
+            ecap_dot_v1_dot_analytics__pb2.ListTablesRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.ListTablesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTableHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/GetTableHistory',
+            ecap_dot_v1_dot_analytics__pb2.GetTableHistoryRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.GetTableHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchKpis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ecap.v1.AnalyticsService/WatchKpis',
+            ecap_dot_v1_dot_analytics__pb2.WatchKpisRequest.SerializeToString,
+            ecap_dot_v1_dot_analytics__pb2.KpiMinute.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

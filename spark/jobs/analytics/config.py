@@ -32,6 +32,53 @@ class JobSettings(BaseSettings):
     basket_min_confidence: float = Field(
         default=0.1, ge=0, le=1, description="FP-Growth: least confidence of a rule"
     )
+    forecast_horizon_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="forecast: days forecast from the as-of day on, and the days held out to "
+        "back-test",
+    )
+    forecast_interval: float = Field(
+        default=0.9, gt=0, lt=1, description="forecast: nominal coverage of the interval"
+    )
+    products_window_days: int = Field(
+        default=30,
+        gt=0,
+        description="products: the sales window before as-of (and the one before it for the "
+        "change)",
+    )
+    products_top_n: int = Field(
+        default=10, ge=1, description="products: revenue ranks up to this are 'top'"
+    )
+    products_rising_change: float = Field(
+        default=0.25, gt=0, description="products: velocity change from which a product rises"
+    )
+    products_declining_change: float = Field(
+        default=-0.25, lt=0, description="products: velocity change up to which it declines"
+    )
+    recommendations_top_n: int = Field(
+        default=10,
+        ge=1,
+        description="recommendations: products per customer, and the k of precision@k and recall@k",
+    )
+    recommendations_holdout_days: float = Field(
+        default=14.0,
+        gt=0,
+        description="recommendations: the last days before as-of held out to evaluate models "
+        "trained on the purchases before them",
+    )
+    recommendations_rank: int = Field(default=10, ge=1, description="ALS: latent factors")
+    recommendations_reg_param: float = Field(
+        default=0.1, ge=0, description="ALS: regularisation (regParam)"
+    )
+    recommendations_alpha: float = Field(
+        default=1.0, ge=0, description="ALS: confidence per unit bought (implicit alpha)"
+    )
+    recommendations_max_iter: int = Field(default=5, ge=1, description="ALS: iterations")
+    recommendations_seed: int = Field(
+        default=7, description="ALS: the seed of its initial factors (runs are repeatable)"
+    )
     schedule_interval_s: float = Field(
         default=900.0, gt=0, description="how often the stack runs every job (15 minutes)"
     )

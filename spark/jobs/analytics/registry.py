@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from spark.jobs.analytics import attribution, basket, clv, cohorts, funnel, revenue_daily, rfm
+from spark.jobs.analytics import (
+    attribution,
+    basket,
+    churn_scores,
+    clv,
+    cohorts,
+    forecast,
+    funnel,
+    geography,
+    products,
+    recommendations,
+    revenue_daily,
+    rfm,
+)
 from spark.jobs.analytics.runner import Job
 
 JOBS: tuple[Job, ...] = (
@@ -13,4 +26,10 @@ JOBS: tuple[Job, ...] = (
     attribution.JOB,
     basket.JOB,
     revenue_daily.JOB,
+    products.JOB,
+    forecast.JOB,
+    geography.JOB,
+    recommendations.JOB,
+    # Last: it fails when the model store holds no churn model, and a failure ends the round.
+    churn_scores.JOB,
 )
