@@ -9,6 +9,7 @@ query over the same Delta tables, written here.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,11 +23,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from pyspark.sql import SparkSession
 
 from ecap.v1 import analytics_pb2 as A
-from ecap.v1 import analytics_pb2_grpc
+from ecap.v1 import analytics_pb2_grpc, cases_pb2, cases_pb2_grpc, common_pb2
 from services.analytics.config import AnalyticsSettings
 from services.analytics.server import build_spec
+from services.cases.config import CasesSettings
+from services.cases.server import build_service
 from services.mesh import client as mesh_client
 from services.mesh.errors import details_of
+from services.mesh.kafka.config import KafkaSettings
+from services.mesh.kafka.topics import TOPICS, ensure_topics
 from services.simulator.config import SimulatorSettings
 from spark.config import SparkSettings
 from spark.jobs.analytics.config import JobSettings
@@ -35,6 +40,7 @@ from spark.jobs.analytics.runner import JobContext, run_jobs, select_jobs
 from spark.streaming.gold import kpi_minute
 from spark.streaming.sinks import ensure_table, upsert
 from spark.tables import TABLES
+from tests.fixtures.kafka import private_copy
 from tests.fixtures.mesh import run_async, running_server
 from tests.support.lake_jobs import run, write_silver
 from tests.support.lake_world import write_world
@@ -662,3 +668,51 @@ def test_products_recommendations_forecast_geography_and_churn_are_served_as_wri
         "where s.band = 'HIGH'",
     )
     assert [c.customer_id for c in high.customers] == expected["customer_id"].tolist()
+
+
+def test_customer_360_shows_the_open_cases_the_case_service_holds(
+    lake, auth_settings, mint, kafka_bootstrap, tmp_path
+):
+    specs = {s.name: private_copy(s) for s in TOPICS if s.name in ("fraud-alerts", "case-events")}
+    ensure_topics(kafka_bootstrap, specs=list(specs.values()), replication_factor=1)
+    cases_settings = CasesSettings(
+        port=0,
+        metrics_enabled=False,
+        grace_period_s=1,
+        database_url=f"sqlite:///{tmp_path / 'cases.db'}",
+        topic_alerts=specs["fraud-alerts"].name,
+        topic_case_events=specs["case-events"].name,
+        consumer_group=f"cases-{uuid.uuid4().hex[:8]}",
+    )
+    customer = lake.frames["transactions"]["customer_id"].iloc[0]
+    cases = build_service(cases_settings, KafkaSettings(bootstrap=kafka_bootstrap))
+    with running_server(cases.spec, auth_settings, cases_settings) as cases_server:
+        lead = mint("lead", sub="lena")
+
+        async def open_case(customer_id: str) -> cases_pb2.Case:
+            async with mesh_client.connect(cases_server.address, token=lead) as channel:
+                case = cases_pb2.Case(
+                    queue="general",
+                    customer_id=customer_id,
+                    risk_score=0.9,
+                    amount=common_pb2.Money(amount_minor=5_000, currency="EUR"),
+                    title="card testing",
+                )
+                stub = cases_pb2_grpc.CaseServiceStub(channel)
+                return await stub.CreateCase(cases_pb2.CreateCaseRequest(case=case))
+
+        opened = run_async(open_case(customer))
+        run_async(open_case("c-someone-else"))
+        settings = AnalyticsSettings(
+            port=0, metrics_enabled=False, grace_period_s=1.0, cases_address=cases_server.address
+        )
+        spec = build_spec(settings, lake.settings)
+        with running_server(spec, auth_settings, settings) as server:
+            analytics = Analytics(server.address, mint)
+            response = analytics.call(
+                "GetCustomer360", A.GetCustomer360Request(customer_id=customer)
+            )
+    assert [case.case_id for case in response.open_cases] == [opened.case_id]
+    assert response.open_cases[0].title == "card testing"
+    assert response.open_cases_error == ""
+    assert response.recent_transactions  # the lake's part is there too
