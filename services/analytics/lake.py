@@ -35,6 +35,10 @@ from spark.tables import TABLES, TableSpec, parse_type
 _OTHER_WRITERS = {"feature_drift": "ecap models drift"}
 
 
+# Commit times remembered (a streaming table makes a version every few seconds).
+_COMMIT_TIMES_KEPT = 10_000
+
+
 class TableNotComputed(FailedPrecondition):
     """A table no job or stream has written yet (or not by the time asked for)."""
 
@@ -129,7 +133,8 @@ class LakeReader:
         self._tables: dict[str, DeltaTable] = {}
         self._checked: dict[str, float] = {}
         self._states: OrderedDict[tuple[str, int], TableState] = OrderedDict()
-        self._commit_times: dict[tuple[str, int], datetime] = {}
+        self._commit_times: OrderedDict[tuple[str, int], datetime] = OrderedDict()
+        self._described: dict[str, dict[str, Any]] = {}
 
     # -- versions -----------------------------------------------------------------------------
 
@@ -194,7 +199,10 @@ class LakeReader:
             self._commit_times[(name, int(entry["version"]))] = datetime.fromtimestamp(
                 entry["timestamp"] / 1000, UTC
             )
-        return self._commit_times.get(key)
+        found = self._commit_times.get(key)
+        while len(self._commit_times) > _COMMIT_TIMES_KEPT:
+            self._commit_times.popitem(last=False)
+        return found
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -255,6 +263,9 @@ class LakeReader:
         info: dict[str, Any] = {"spec": spec, "exists": version >= 0, "version": version}
         if version < 0:
             return info
+        described = self._described.get(name)
+        if described is not None and described["version"] == version:
+            return described
         table = DeltaTable(delta_rs_uri(spec.uri(self._lake)), version=version)
         actions = pa.table(table.get_add_actions(flatten=True))
         info["files"] = actions.num_rows
@@ -269,6 +280,7 @@ class LakeReader:
                 info.setdefault("last_optimize_time", moment)
             elif operation.startswith("VACUUM"):
                 info.setdefault("last_vacuum_time", moment)
+        self._described[name] = info  # the newest version's only
         return info
 
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:
