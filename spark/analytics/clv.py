@@ -257,15 +257,87 @@ def expected_purchases(
     if not np.isfinite(t) or t < 0:
         raise SummaryError(f"t must be a finite number >= 0; got {t}")
     x, t_x, big_t = validate_summary(frequency, recency, age)
+    alive = _expected_purchases_if_alive(params, float(t), x, big_t)
+    return alive * special.expit(-_log_dropout_odds(params, x, t_x, big_t))
+
+
+# Where |1 - survival| in eq. 10 is below this, the subtraction would keep fewer than about
+# ten of the sixteen digits, so the positive series is summed instead.
+_CANCELLATION_LIMIT = 1e-6
+# The positive series is summed in chunks of this many terms until its tail is negligible.
+_SERIES_CHUNK = 4096
+_SERIES_MAX_TERMS = 1 << 24
+
+
+def _expected_purchases_if_alive(
+    params: BgNbdParams, t: float, x: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
+    """E[Y(t) | x, T, alive at T]: eq. 10 without its P(alive) factor.
+
+    Eq. 10 is (a+b+x-1)/(a-1) * (1 - S) with S = (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z),
+    z = t/(alpha+T+t). Euler's transformation gives the same S as
+    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z). The hypergeometric factor stays bounded as
+    z -> 1 only where its c - A - B is >= 0: a-1-(r+x) for the first form, its negative for the
+    second. So the first form serves a - 1 >= r + x (e.g. the huge a and b of a fit whose
+    drop-out probability is the same for everyone, where Euler's form is 0 * inf), the second
+    the rest (heavy buyers, where the first form is 0 * inf). Where the chosen form is still
+    not finite (huge a and x together), or 1 - S cancels (a near 1, or a tiny mean drop-out
+    probability a/(a+b)), the positive series of `_expected_purchases_if_alive_by_series`
+    gives the value.
+    """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    k = r + x
+    c = a + b + x - 1
     z = t / (alpha + big_t + t)
-    # Eq. 10 has ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+x; a+b+x-1; z), with 1 - z equal to
-    # that ratio. Euler's transformation 2F1(p, q; c; z) = (1-z)^(c-p-q) 2F1(c-p, c-q; c; z)
-    # turns the product into (1-z)^(a-1) * 2F1(a+b-1-r, a-1; a+b+x-1; z): the same value, but
-    # with small upper parameters, so it neither overflows nor loses precision for heavy buyers.
-    survival = (1.0 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    numerator = (a + b + x - 1) / (a - 1) * (1.0 - survival)
-    return numerator * special.expit(-_log_dropout_odds(params, x, t_x, big_t))
+    log_one_minus_z = np.log(alpha + big_t) - np.log(alpha + big_t + t)
+    with np.errstate(all="ignore"):
+        survival = np.where(
+            a - 1 >= k,
+            np.exp(k * log_one_minus_z) * special.hyp2f1(k, b + x, c, z),
+            np.exp((a - 1) * log_one_minus_z) * special.hyp2f1(c - k, a - 1, c, z),
+        )
+        value = c / (a - 1) * (1.0 - survival)
+    unreliable = (~np.isfinite(value) | (np.abs(1.0 - survival) < _CANCELLATION_LIMIT)) & (t > 0)
+    for i in np.flatnonzero(unreliable):
+        value[i] = _expected_purchases_if_alive_by_series(a, b + x[i], k[i], z[i])
+    return value
+
+
+def _expected_purchases_if_alive_by_series(a: float, b_x: float, k: float, z: float) -> float:
+    """E[Y(t) | alive] = sum_{n>=0} E[(1-p)^n] P(N(t) > n), a sum of positive terms.
+
+    The (n+1)-th future purchase happens if the Poisson count N(t) exceeds n and the customer
+    survived the drop-out draws after the first n of them. Given the history, p ~ Beta(a, b+x)
+    and N(t) is negative binomial(r+x, z) independently of p, so E[(1-p)^n] =
+    (b+x)_n / (a+b+x)_n and P(N(t) > n) = I_z(n+1, r+x), the regularised incomplete beta.
+    Each term lies in [0, 1]: nothing overflows and nothing cancels.
+    """
+    total, log_survival, start = 0.0, 0.0, 0
+    log_mass_constant = k * np.log1p(-z) - special.gammaln(k)
+    while start < _SERIES_MAX_TERMS:
+        n = np.arange(start, start + _SERIES_CHUNK, dtype=float)
+        log_step = np.log1p(-a / (a + b_x + n))  # ln[(b+x+n) / (a+b+x+n)]
+        log_survivals = log_survival + np.concatenate(([0.0], np.cumsum(log_step[:-1])))
+        # P(N > n) for the chunk: one incomplete beta at its end, then adding the masses
+        # P(N = m) backwards (positive terms only, so the small tail values stay accurate).
+        masses = np.exp(
+            log_mass_constant + special.gammaln(k + n[1:]) - special.gammaln(n[1:] + 1)
+            + n[1:] * np.log(z)
+        )  # fmt: skip
+        tails = special.betainc(n[-1] + 1, k, z) + np.append(np.cumsum(masses[::-1])[::-1], 0.0)
+        total += float(np.sum(np.exp(log_survivals) * tails))
+        log_survival = log_survivals[-1] + log_step[-1]
+        start += _SERIES_CHUNK
+        # Beyond n the tail probabilities shrink at least by the ratio bound of the negative
+        # binomial's masses, z * max(1, (k+n)/(n+1)), and E[(1-p)^n] does not grow.
+        ratio = z * max(1.0, (k + start) / (start + 1))
+        rest = np.exp(log_survival) * special.betainc(start + 1, k, z)
+        if ratio < 1 and rest <= 1e-16 * (1 - ratio) * total:
+            return total
+    raise ArithmeticError(
+        f"the BG/NBD purchase series did not converge within {_SERIES_MAX_TERMS} terms "
+        f"(a={a}, b+x={b_x}, r+x={k}, z={z})"
+    )
 
 
 def expected_purchases_new_customer(params: BgNbdParams, t: float) -> float:

@@ -12,7 +12,9 @@ only; none of its code runs here). Published figures:
 
 from __future__ import annotations
 
+import decimal
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +228,114 @@ def test_heavy_buyers_get_finite_growing_expectations_at_long_horizons():
 
     assert all(np.isfinite(expected))
     assert 0 < expected[0] < expected[1] < expected[2]
+
+
+def _eq10_by_decimal_series(params: BgNbdParams, t: float, x: int, t_x: float, big_t: float):
+    """Eq. 10 as published, its 2F1 summed term by term in 60-digit decimal arithmetic.
+
+    E[Y(t)] = (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]
+              / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)),  z = t/(alpha+T+t).
+    No transformation, no float overflow (decimal exponents are unbounded), and 60 digits
+    absorb the cancellation in 1 - (...); the series has positive terms (a+b+x-1 > 0 here).
+    """
+    with decimal.localcontext(decimal.Context(prec=60, Emax=10**9, Emin=-(10**9))):
+        r, alpha, a, b, t, x, t_x, big_t = (
+            decimal.Decimal(float(v)) for v in (*vars(params).values(), t, x, t_x, big_t)
+        )
+        k, upper, c = r + x, b + x, a + b + x - 1
+        z = t / (alpha + big_t + t)
+        term, total, n = decimal.Decimal(1), decimal.Decimal(0), 0
+        while True:
+            total += term
+            ratio = (k + n) * (upper + n) / ((c + n) * (n + 1)) * z
+            term *= ratio
+            n += 1
+            if ratio < 1 and term / (1 - ratio) < total * decimal.Decimal("1e-45"):
+                break
+        survival = ((alpha + big_t) / (alpha + big_t + t)) ** k * total
+        alive_expectation = c / (a - 1) * (1 - survival)
+        odds = a / (b + x - 1) * ((alpha + big_t) / (alpha + t_x)) ** k if x > 0 else 0
+        return float(alive_expectation / (1 + odds))
+
+
+# The BG/NBD fit on a 45-day, 250-customer simulator world (seed 21): Nelder-Mead did not
+# converge; a and b ran off together with a/(a+b) = 0.2 (no heterogeneity in drop-out). Euler's
+# form of eq. 10 was 0 * inf there, so every customer's clv was NaN.
+RUNAWAY_DROPOUT_FIT = BgNbdParams(
+    r=0.4462214787440473, alpha=10.27585226679867, a=1097942.6022351934, b=4395321.721383971
+)
+# (x, t_x, T) in days, two customers per frequency of that world.
+RUNAWAY_WORLD_CUSTOMERS = [
+    (0, 0.0, 26.0), (0, 0.0, 7.0), (1, 30.0, 32.0), (1, 36.0, 41.0), (2, 26.0, 40.0),
+    (2, 12.0, 36.0), (3, 31.0, 43.0), (3, 39.0, 40.0), (4, 37.0, 42.0), (4, 6.0, 32.0),
+    (5, 35.0, 38.0), (5, 5.0, 31.0), (0, 0.0, 0.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "customers", "horizons"),
+    [
+        pytest.param(RUNAWAY_DROPOUT_FIT, RUNAWAY_WORLD_CUSTOMERS, [30.0, 360.0], id="runaway-a-b"),
+        pytest.param(  # a and b huge with a heavy buyer: both closed forms are 0 * inf
+            BgNbdParams(r=3.3, alpha=3.25, a=3.5e6, b=5.7e7), [(300, 270.0, 279.0)], [360.0],
+            id="huge-a-and-x",
+        ),
+        pytest.param(  # a a hair from 1: eq. 10's (1 - S) / (a - 1) is 0 / 0 in floats
+            BgNbdParams(r=0.22, alpha=126.0, a=1 + 1e-9, b=1.8e7), [(1, 200.0, 302.0)],
+            [0.7, 360.0], id="a-near-one",
+        ),
+        pytest.param(  # mean drop-out probability 2e-9: 1 - S below 1e-9
+            BgNbdParams(r=0.11, alpha=5.7, a=1.76, b=8e8), [(1, 500.0, 843.0), (0, 0.0, 10.0)],
+            [4.5, 360.0], id="tiny-dropout",
+        ),
+        pytest.param(  # the published fit and a heavy buyer: the untransformed 2F1 overflows
+            PUBLISHED_BGNBD, [(300, 365.0, 365.0), (2, 30.43, 38.86)], [39.0, 3650.0],
+            id="cdnow-heavy-buyer",
+        ),
+    ],
+)  # fmt: skip
+def test_expected_purchases_are_finite_and_match_eq_10_summed_in_decimal(
+    params, customers, horizons
+):
+    x, t_x, big_t = (np.array(column, dtype=float) for column in zip(*customers, strict=True))
+    for t in horizons:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no 0 * inf, no overflow on the way
+            expected = expected_purchases(params, t, x, t_x, big_t)
+        reference = [_eq10_by_decimal_series(params, t, *customer) for customer in customers]
+        assert np.isfinite(expected).all(), expected
+        np.testing.assert_allclose(expected, reference, rtol=1e-8)
+
+
+def test_a_equal_to_one_is_the_limit_of_eq_10():
+    # (a+b+x-1)/(a-1) (1 - S) is 0/0 at a = 1; its limit is the value just beside 1.
+    params = BgNbdParams(r=0.5, alpha=10.0, a=1.0, b=4.0)
+    beside = BgNbdParams(r=0.5, alpha=10.0, a=1.0 + 1e-12, b=4.0)
+    expected = expected_purchases(params, 360.0, [0, 2], [0.0, 26.0], [30.0, 40.0])
+    reference = [_eq10_by_decimal_series(beside, 360.0, *c) for c in [(0, 0, 30), (2, 26, 40)]]
+    np.testing.assert_allclose(expected, reference, rtol=1e-9)
+
+
+def test_clv_of_the_runaway_fit_is_finite_and_sums_the_decimal_eq_10_per_period():
+    summary = pd.DataFrame(RUNAWAY_WORLD_CUSTOMERS, columns=["frequency", "recency", "T"])
+    summary["monetary"] = np.where(summary["frequency"] > 0, 5000.0, 0.0)
+    spend = GammaGammaParams(p=0.3597012125952886, q=8.156757582343618, gamma=1659316.7517877696)
+
+    clv = discounted_clv(
+        RUNAWAY_DROPOUT_FIT, spend, summary, horizon_periods=12, period_length=30.0,
+        discount_rate=0.01,
+    )  # fmt: skip
+
+    cumulative = np.array(
+        [
+            [_eq10_by_decimal_series(RUNAWAY_DROPOUT_FIT, 30.0 * i, *c) for i in range(13)]
+            for c in RUNAWAY_WORLD_CUSTOMERS
+        ]
+    )
+    discount = 1.01 ** -np.arange(1, 13)
+    expected_spend = expected_average_spend(spend, summary["frequency"], summary["monetary"])
+    assert np.isfinite(clv).all() and (clv > 0).all()
+    np.testing.assert_allclose(clv, expected_spend * (np.diff(cumulative) @ discount), rtol=1e-8)
 
 
 def test_clv_settings_come_from_the_environment(monkeypatch):

@@ -157,6 +157,13 @@ def compute(inputs: Mapping[str, DataFrame], context: JobContext) -> JobOutput:
         + "; Gamma-Gamma "
         + ", ".join(f"{k}={fit['gamma_gamma'][k]:.4g}" for k in ("p", "q", "gamma"))
     )
+    for model, fitted in fit.items():
+        if not fitted["converged"]:
+            context.report(
+                f"clv: the {model} fit did not converge (clv_params.converged = false): the "
+                "history may be too short or too uniform for the model; treat its values "
+                "with care"
+            )
     return JobOutput({"clv": clv, "clv_params": params}, {**parameters, "fit": fit})
 
 
