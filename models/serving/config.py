@@ -37,3 +37,18 @@ class ServingSettings(BaseSettings):
         "and idle OpenMP threads spinning on a busy machine cost tens of ms",
     )
     timeout_s: float = Field(default=10.0, gt=0, description="request timeout")
+    fraud_workers: int = Field(
+        default=1,
+        ge=1,
+        description="BentoML worker processes of the fraud service: one event loop is the "
+        "bottleneck of 32-row requests (2 carried up to ~1.6x the rows/s on 2 cores, but "
+        "one bench run right after start-up shed most single-row requests)",
+    )
+    churn_workers: int = Field(
+        default=1, ge=1, description="BentoML worker processes of the churn service"
+    )
+    trace_predictions: bool = Field(
+        default=False,
+        description="OpenTelemetry spans for /predict and /predict_batch: BentoML records "
+        "three spans per request even when it exports none",
+    )

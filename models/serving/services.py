@@ -10,7 +10,9 @@ input row: the probability, then the XGBoost `pred_contribs` per feature and the
 header
 `x-ecap-model` names the model tag. Bad input (wrong feature count, NaN where a feature is
 always present, infinities, an empty batch) is an HTTP 400 with the rule broken, checked
-per request before batching. `/readyz` is BentoML's readiness probe; access logs are off.
+per request before batching. `/readyz` is BentoML's readiness probe; access logs are off,
+and so are OpenTelemetry spans on the two prediction routes unless
+`ECAP_SERVING_TRACE_PREDICTIONS=true` (BentoML records them even when it exports none).
 With `ECAP_SERVING_FRAUD_CHALLENGER=TAG` the fraud service also scores each batch with that
 model and logs both probabilities to `ECAP_SERVING_SHADOW_LOG` (shadow mode).
 """
@@ -21,7 +23,10 @@ from typing import Annotated, Any
 
 import bentoml
 import numpy as np
-from pydantic import AfterValidator
+import pydantic_core
+from bentoml.validators import ContentType
+from pydantic import AfterValidator, RootModel
+from starlette.responses import Response
 
 from models.serving.config import ServingSettings
 from models.serving.loading import ServedModel, load_served_model
@@ -41,19 +46,41 @@ def served(kind: str) -> ServedModel:
 
 
 def _validated(kind: str):
-    def check(rows: np.ndarray) -> np.ndarray:
-        return served(kind).check(np.asarray(rows, dtype=np.float32))
+    # Rows arrive as lists parsed by pydantic-core (in Rust) and become one float32 matrix
+    # here; a numpy-typed field would build an object array element by element first.
+    def check(rows: list[list[float | None]]) -> np.ndarray:
+        return served(kind).rows(rows)
 
     return AfterValidator(check)
 
 
+class Answer(RootModel[list[list[float]]]):
+    """One row per input row: probability, contributions per feature, bias."""
+
+
+# Declared as JSON so BentoML does not derive the media type from the schema per response.
+AnswerArray = Annotated[np.ndarray, ContentType("application/json")]
+
+
+def _json(answer: np.ndarray) -> Response:
+    """The answer as JSON, written by pydantic-core (the standard library's float
+    formatting costs more than the prediction)."""
+    return Response(pydantic_core.to_json(answer.tolist()), media_type="application/json")
+
+
+PREDICTION_ROUTES = ["/predict", "/predict_batch"]
+
+
 def _service_options(kind: str) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "name": kind,
         "traffic": {"timeout": SETTINGS.timeout_s},
         "logging": {"access": {"enabled": False}},
-        "workers": 1,
+        "workers": getattr(SETTINGS, f"{kind}_workers"),
     }
+    if not SETTINGS.trace_predictions:
+        options["tracing"] = {"excluded_urls": PREDICTION_ROUTES}
+    return options
 
 
 class ModelTagHeader:
@@ -78,8 +105,8 @@ class ModelTagHeader:
         await self.app(scope, receive, send_with_tag)
 
 
-FraudRows = Annotated[np.ndarray, _validated("fraud")]
-ChurnRows = Annotated[np.ndarray, _validated("churn")]
+FraudRows = Annotated[list[list[float | None]], _validated("fraud")]
+ChurnRows = Annotated[list[list[float | None]], _validated("churn")]
 
 
 @bentoml.service(**_service_options("fraud"))
@@ -101,14 +128,16 @@ class Fraud:
         max_batch_size=SETTINGS.max_batch_size,
         max_latency_ms=SETTINGS.max_latency_ms,
     )
-    def predict(self, rows: FraudRows) -> np.ndarray:
+    def predict(self, rows: FraudRows) -> AnswerArray:
         return self._answer(rows)
 
-    @bentoml.api(route="/predict_batch")
-    def predict_batch(self, rows: FraudRows) -> np.ndarray:
+    @bentoml.api(route="/predict_batch", output_spec=Answer)
+    async def predict_batch(self, rows: FraudRows) -> Response:
         """`/predict` without adaptive batching, for clients that batch themselves (the
-        scoring service): a second batching layer would only add queueing."""
-        return self._answer(rows)
+        scoring service): a second batching layer would only add queueing. It predicts on
+        the event loop rather than handing each batch to a worker thread and back, and
+        answers JSON it wrote itself (see `_json`)."""
+        return _json(self._answer(rows))
 
     def _answer(self, rows: np.ndarray) -> np.ndarray:
         answer = self.model.predict(rows)
@@ -136,13 +165,13 @@ class Churn:
         max_batch_size=SETTINGS.max_batch_size,
         max_latency_ms=SETTINGS.max_latency_ms,
     )
-    def predict(self, rows: ChurnRows) -> np.ndarray:
+    def predict(self, rows: ChurnRows) -> AnswerArray:
         return self.model.predict(rows)
 
-    @bentoml.api(route="/predict_batch")
-    def predict_batch(self, rows: ChurnRows) -> np.ndarray:
+    @bentoml.api(route="/predict_batch", output_spec=Answer)
+    async def predict_batch(self, rows: ChurnRows) -> Response:
         """`/predict` without adaptive batching, for clients that batch themselves."""
-        return self.model.predict(rows)
+        return _json(self.model.predict(rows))
 
     @bentoml.api(route="/model")
     def model_info(self) -> dict:

@@ -55,7 +55,13 @@ def _rows(matrix: np.ndarray) -> list[list[float | None]]:
     return [[None if math.isnan(v) else float(v) for v in row] for row in matrix]
 
 
-def test_served_predictions_equal_in_process_xgboost(server: str, trained) -> None:
+# /predict batches adaptively; /predict_batch (the scoring service's route) takes batches as
+# they come: both answer the same.
+ROUTES = ["/predict", "/predict_batch"]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_served_predictions_equal_in_process_xgboost(server: str, trained, route: str) -> None:
     _, tag, matrix = trained
     booster, metadata = load_model(tag)
     names = metadata["feature_names"]
@@ -66,7 +72,7 @@ def test_served_predictions_equal_in_process_xgboost(server: str, trained) -> No
 
     chunks = [matrix[i : i + 8] for i in range(0, len(matrix), 8)]  # 12 concurrent requests
     with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(pool.map(lambda c: _post(f"{server}/predict", {"rows": _rows(c)}), chunks))
+        answers = list(pool.map(lambda c: _post(f"{server}{route}", {"rows": _rows(c)}), chunks))
     failed = [(status, body) for status, _, body in answers if status != 200]
     assert not failed, failed[:2]
     assert {headers.get("x-ecap-model") for _, headers, _ in answers} == {tag}
@@ -82,15 +88,18 @@ def test_served_predictions_equal_in_process_xgboost(server: str, trained) -> No
     assert info["output_columns"][0] == "probability"
 
 
-def test_bad_input_is_a_400_naming_the_rule(server: str, trained) -> None:
+@pytest.mark.parametrize("route", ROUTES)
+def test_bad_input_is_a_400_naming_the_rule(server: str, trained, route: str) -> None:
     _, _, matrix = trained
     cases = {
         "each row needs 45 features": {"rows": [[1.0, 2.0, 3.0]]},
         "the batch is empty": {"rows": []},
         "feature amount must not be null": {"rows": [[None, *_rows(matrix[:1])[0][1:]]]},
+        "rows[1]: each row needs 45 features": {"rows": [*_rows(matrix[:1]), [1.0]]},
+        "Input should be a valid number": {"rows": [["high", *_rows(matrix[:1])[0][1:]]]},
     }
     for message, body in cases.items():
-        status, _, answer = _post(f"{server}/predict", body)
+        status, _, answer = _post(f"{server}{route}", body)
         assert status == 400, (message, answer)
         assert message in json.dumps(answer), answer
 
