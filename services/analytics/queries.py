@@ -83,12 +83,12 @@ def kpis(snapshot: Snapshot, start: datetime, end: datetime, where: KpiFilter) -
     """KPIs of [start, end) summed from kpi_minute's whole-order rows, with distinct
     customers counted from silver transactions."""
     snapshot.require("kpi_minute")
-    params: list[Any] = [ALL_CATEGORIES, start, end]
+    params: list[Any] = [ALL_CATEGORIES, start.date(), end.date(), start, end]
     sums = ", ".join(f"coalesce(sum({name}), 0)::bigint as {name}" for name in KPI_SUMS)
     filters = where.sql(params)
     row = snapshot.query(
-        f"select {sums} from kpi_minute where category = ? and minute >= ? and minute < ? "
-        f"and {filters}",
+        f"select {sums} from kpi_minute where category = ? and minute_date between ? and ? "
+        f"and minute >= ? and minute < ? and {filters}",
         params,
     ).iloc[0]
     values = {name: int(row[name]) for name in KPI_SUMS}
@@ -148,6 +148,9 @@ def revenue_series(snapshot: Snapshot, request: SeriesRequest) -> pd.DataFrame:
     if daily and request.end.time() != datetime.min.time():
         filters[2] = f"{time_column} <= ?"  # a day partly inside the range counts whole
     params.extend([ALL_CATEGORIES, start, end])
+    if not daily:  # prunes kpi_minute's date partitions
+        filters.append("minute_date between ? and ?")
+        params.extend([request.start.date(), request.end.date()])
     filters.append(_in("country", request.countries, params))
     filters.append(_in("channel", request.channels, params))
     filters.append(_in("category", request.categories, params))

@@ -3,13 +3,14 @@ the files added after it, and the fall-back scans."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 from services.analytics.customer_rows import CustomerRows, KeyedRows
-from services.analytics.lake import TableState
+from services.analytics.lake import TableState, arrow_dataset
 from spark.tables import TABLES
 
 COLUMNS = {"transactions": ("transaction_id", "customer_id", "amount_minor")}
@@ -75,3 +76,27 @@ def test_tables_in_memory_are_indexed_per_version():
     assert rows.rows(TableState(spec, 1, None, second), "a")["frequency"].to_pylist() == [5]
     assert rows.rows(TableState(spec, 0, None, first), "a")["frequency"].to_pylist() == [1]
     assert rows.rows(TableState(spec, -1, None, None), "a").num_rows == 0
+
+
+def test_the_direct_dataset_reads_what_delta_rs_reads(tmp_path):
+    path = str(tmp_path / "partitioned")
+    first = pa.table(
+        {
+            "id": ["a", "b", "c"],
+            "day": pa.array([date(2026, 11, 1), date(2026, 11, 2), None], pa.date32()),
+            "at": pa.array(
+                [datetime(2026, 11, 1, 9, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    write_deltalake(path, first, partition_by=["day"])
+    later = first.append_column("extra", pa.array([1.5, None, 2.5])).slice(0, 2)
+    write_deltalake(path, later, partition_by=["day"], mode="append", schema_mode="merge")
+    table = DeltaTable(path)
+
+    def rows(dataset) -> list[tuple]:
+        frame = dataset.to_table().to_pandas().sort_values(["id", "extra"], na_position="first")
+        return [tuple(row) for row in frame.astype(object).where(frame.notna(), None).values]
+
+    assert rows(arrow_dataset(table)) == rows(table.to_pyarrow_dataset())
+    assert len(rows(arrow_dataset(table))) == 5
