@@ -9,6 +9,11 @@ PY := .venv/bin/python
 BUF := .venv/bin/buf
 PROTO_SRC := $(wildcard protos/ecap/v1/*.proto)
 DESCRIPTOR_SET := protos/ecap/v1/ecap.binpb
+# Go builds the REST gateway; a machine without it on PATH may have it in /usr/local/go.
+GO := $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
+GO_TOOLS := .cache/gotools
+GATEWAY_BIN := gateway/bin/ecap-gateway
+SWAGGER_UI_VERSION := 5.35.0
 
 .PHONY: help
 help: ## list the targets
@@ -35,8 +40,17 @@ lock: | $(UV) ## re-resolve pyproject.toml's dependencies into requirements.lock
 .PHONY: setup
 setup: .venv/.synced ## install the locked Python environment (uv)
 
+# The protoc plugins for Go, grpc-gateway and OpenAPI, at the versions gateway/go.mod pins
+# with tool directives.
+$(GO_TOOLS)/.installed: gateway/go.mod gateway/go.sum
+	cd gateway && GOBIN=$(CURDIR)/$(GO_TOOLS) $(GO) install tool
+	@touch $@
+
+.PHONY: gateway-tools
+gateway-tools: $(GO_TOOLS)/.installed ## install the gateway's protoc plugins (go install tool)
+
 .PHONY: gen
-gen: setup ## regenerate Python stubs and the descriptor set from protos/
+gen: setup gateway-tools ## regenerate the Python and Go stubs, the descriptor set and the OpenAPI document
 	$(PY) -m grpc_tools.protoc -Iprotos/vendor \
 	  --python_out=protos/vendor --pyi_out=protos/vendor \
 	  protos/vendor/buf/validate/validate.proto
@@ -44,13 +58,33 @@ gen: setup ## regenerate Python stubs and the descriptor set from protos/
 	  --python_out=protos --pyi_out=protos --grpc_python_out=protos \
 	  $(PROTO_SRC)
 	$(BUF) build --as-file-descriptor-set -o $(DESCRIPTOR_SET)
+	rm -rf gateway/gen gateway/openapi
+	$(BUF) generate --template gateway/buf.gen.go.yaml \
+	  --path protos/ecap/v1 --path protos/vendor/buf/validate
+	$(BUF) generate --template gateway/buf.gen.openapi.yaml --path protos/ecap/v1
+
+.PHONY: gateway
+gateway: ## build the REST gateway binary (gateway/bin/ecap-gateway)
+	cd gateway && $(GO) build -o bin/ecap-gateway ./cmd/ecap-gateway
+
+.PHONY: swagger-ui
+swagger-ui: ## refresh the vendored Swagger UI assets from npm (SWAGGER_UI_VERSION)
+	rm -rf .cache/swagger-ui && mkdir -p .cache/swagger-ui
+	cd .cache/swagger-ui && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) \
+	  && tar xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
+	cd .cache/swagger-ui/package && cp LICENSE NOTICE index.css swagger-ui.css \
+	  swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui-standalone-preset.js \
+	  swagger-ui-standalone-preset.js.LICENSE.txt favicon-16x16.png favicon-32x32.png \
+	  $(CURDIR)/gateway/docs/swagger-ui/
+	echo "swagger-ui-dist $(SWAGGER_UI_VERSION) (npm), refreshed with: make swagger-ui" \
+	  > gateway/docs/swagger-ui/VERSION
 
 .PHONY: check-gen
 check-gen: setup ## fail when committed generated code is stale
 	@$(MAKE) --no-print-directory gen >/dev/null
-	@if [ -n "$$(git status --porcelain -- protos)" ]; then \
+	@if [ -n "$$(git status --porcelain -- protos gateway/gen gateway/openapi)" ]; then \
 	  echo "generated code is stale: run 'make gen' and commit the result" >&2; \
-	  git status --porcelain -- protos >&2; exit 1; \
+	  git status --porcelain -- protos gateway/gen gateway/openapi >&2; exit 1; \
 	else echo "generated code is current"; fi
 
 .PHONY: infra
@@ -59,8 +93,11 @@ infra: setup ## fetch the Kafka broker and Spark jars into .cache/ (nothing else
 	$(PY) -m spark.jars
 
 .PHONY: lint
-lint: setup ## buf lint on our protos, ruff on the Python
+lint: setup ## buf lint on our protos, ruff on the Python, go vet on the gateway
 	$(BUF) lint
+	cd gateway && $(GO) vet ./...
+	@unformatted="$$($(dir $(GO))gofmt -l gateway)"; if [ -n "$$unformatted" ]; then \
+	  echo "Go files not gofmt-ed: $$unformatted" >&2; exit 1; fi
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
@@ -70,7 +107,8 @@ fmt: setup ## format the Python
 	.venv/bin/ruff format .
 
 .PHONY: test
-test: setup check-gen lint ## everything CI runs: generated code, lint, unit and integration tests
+test: setup check-gen lint gateway ## everything CI runs: generated code, lint, unit and integration tests
+	cd gateway && $(GO) test ./...
 	.venv/bin/pytest tests/unit tests/integration
 
 .PHONY: unit

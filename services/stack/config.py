@@ -42,3 +42,14 @@ class StackSettings(BaseSettings):
     def jwt_secret_file(self) -> Path:
         """The development HS256 secret shared by the stack and `ecap token`."""
         return self.run_dir / "jwt.secret"
+
+
+class GatewayBuildSettings(BaseSettings):
+    """How the stack builds and starts the REST gateway (env prefix `ECAP_GATEWAY_`). The
+    gateway binary reads the same prefix for its own settings (`--help` lists them)."""
+
+    model_config = SettingsConfigDict(env_prefix="ECAP_GATEWAY_", extra="ignore")
+
+    listen: str = Field(default="127.0.0.1:8080", description="HTTP address of the REST API")
+    go: str = Field(default="go", description="the Go toolchain used to build the gateway")
+    source_dir: Path = REPO_ROOT / "gateway"

@@ -9,6 +9,7 @@ from services.mesh.kafka.config import KafkaSettings
 from services.mesh.kafka.topics import ensure_topics
 from services.stack.config import ModelServerSettings
 from services.stack.definition import Delegated
+from services.stack.gateway import gateway_command
 from services.stack.kafka import BrokerSettings, prepare
 
 
@@ -54,3 +55,8 @@ def fraud_model_server() -> list[str]:
 def churn_model_server() -> list[str]:
     """`bentoml serve` of the churn model (its champion; trained first if there is none)."""
     return _model_server("churn")
+
+
+def gateway() -> list[str]:
+    """The REST gateway's command, built from `gateway/` first when its sources changed."""
+    return gateway_command()
