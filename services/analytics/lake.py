@@ -17,19 +17,17 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from services.analytics.config import AnalyticsSettings
 from services.mesh.errors import FailedPrecondition, InvalidArgument, NotFound
 from spark.config import SparkSettings
+from spark.delta_read import arrow_dataset, open_delta
 from spark.maintenance import delta_rs_uri
 from spark.tables import TABLES, TableSpec, parse_type
 
@@ -160,12 +158,8 @@ class LakeReader:
             table = self._tables.get(name)
         if table is not None:
             return table
-        uri = delta_rs_uri(TABLES[name].uri(self._lake))
-        if "://" not in uri and not Path(uri, "_delta_log").is_dir():
-            return None
-        try:
-            table = DeltaTable(uri)
-        except TableNotFoundError:
+        table = open_delta(TABLES[name].uri(self._lake))
+        if table is None:
             return None
         with self._lock:
             self._tables.setdefault(name, table)
@@ -295,31 +289,6 @@ class LakeReader:
             raise TableNotComputed(TABLES[name])
         self.current_version(name)
         return list(table.history(limit))
-
-
-def arrow_dataset(table: DeltaTable) -> ds.Dataset:
-    """The table's files at its loaded version as a pyarrow dataset.
-
-    delta-rs's own `to_pyarrow_dataset` takes seconds on a table of hundreds of partitions
-    (16 s for 730 daily partitions: per-file partition parsing in Python), and a streaming
-    table makes a version every few seconds. A table that needs neither deletion vectors nor
-    column mapping is plain Parquet files with Hive-style partition directories, which pyarrow
-    reads directly from the file list in milliseconds; other tables take delta-rs's route.
-    """
-    protocol = table.protocol()
-    features = set(protocol.reader_features or ())
-    if protocol.min_reader_version > 1 or features & {"deletionVectors", "columnMapping"}:
-        return table.to_pyarrow_dataset()
-    schema = pa.schema(table.schema().to_arrow())
-    partitions = table.metadata().partition_columns
-    partitioning = ds.HivePartitioning(pa.schema([schema.field(name) for name in partitions]))
-    return ds.dataset(
-        table.file_uris(),
-        schema=schema,
-        format="parquet",
-        partitioning=partitioning,
-        partition_base_dir=table.table_uri.removeprefix("file://"),
-    )
 
 
 _DUCKDB_SCALARS = {

@@ -7,16 +7,14 @@ for a customer's churn features. Paths come from the table catalogue (`spark.tab
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import structlog
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from models.features.money import MINOR_DIGITS
 from spark.config import SparkSettings
+from spark.delta_read import arrow_dataset, open_delta
 from spark.tables import TABLES
 
 log = structlog.get_logger("ecap.scoring.lake")
@@ -54,13 +52,8 @@ def _connect() -> duckdb.DuckDBPyConnection:
 
 
 def _dataset(name: str, settings: SparkSettings):
-    uri = TABLES[name].uri(settings)
-    if "://" not in uri and not Path(uri, "_delta_log").is_dir():
-        return None
-    try:
-        return DeltaTable(uri).to_pyarrow_dataset()
-    except TableNotFoundError:
-        return None
+    table = open_delta(TABLES[name].uri(settings))
+    return None if table is None else arrow_dataset(table)
 
 
 def transaction_rows(

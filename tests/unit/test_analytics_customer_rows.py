@@ -10,7 +10,8 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 from services.analytics.customer_rows import CustomerRows, KeyedRows
-from services.analytics.lake import TableState, arrow_dataset
+from services.analytics.lake import TableState
+from spark.delta_read import arrow_dataset
 from spark.tables import TABLES
 
 COLUMNS = {"transactions": ("transaction_id", "customer_id", "amount_minor")}
