@@ -15,7 +15,9 @@ import (
 	// Registers google.rpc.BadRequest, ErrorInfo, ... so error details marshal to JSON.
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	ecapv1 "ecap.dev/gateway/gen/ecap/v1"
@@ -65,6 +67,7 @@ func New(config Config, log *slog.Logger) (*Gateway, error) {
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			},
 		}),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	ctx := context.Background()
 	for _, name := range BackendNames {
@@ -135,6 +138,26 @@ func (gw *Gateway) Serve(ctx context.Context, listener net.Listener) error {
 	}
 	gw.log.Info("stopped")
 	return err
+}
+
+// routingError answers a known path asked with another method 405 (grpc-gateway's default is
+// 501, a server error), with the same google.rpc.Status body as every other error.
+func routingError(ctx context.Context, mux *runtime.ServeMux, marshaler runtime.Marshaler,
+	w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus != http.StatusMethodNotAllowed {
+		runtime.DefaultRoutingErrorHandler(ctx, mux, marshaler, w, r, httpStatus)
+		return
+	}
+	refusal := status.New(codes.Unimplemented,
+		fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)).Proto()
+	body, err := marshaler.Marshal(refusal)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", marshaler.ContentType(refusal))
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	_, _ = w.Write(body)
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
