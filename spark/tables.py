@@ -105,6 +105,12 @@ class TableSpec:
         """The schema as a DDL column list, e.g. `id string, amount_minor bigint`."""
         return ", ".join(f"`{name}` {type_string}" for name, type_string in self.columns.items())
 
+    def duckdb_ddl(self) -> str:
+        """The schema as a DuckDB column list, e.g. `"id" varchar, "amount_minor" bigint`."""
+        return ", ".join(
+            f'"{name}" {_duckdb_type(parse_type(t))}' for name, t in self.columns.items()
+        )
+
     def spark_schema(self) -> StructType:
         """The schema as a pyspark `StructType` (imports pyspark; every column nullable)."""
         from pyspark.sql.types import StructField, StructType
@@ -200,6 +206,26 @@ def _spark_type(tree: TypeTree) -> DataType:
     if tree[0] == "array":
         return T.ArrayType(_spark_type(tree[1]), containsNull=True)
     return T.MapType(_spark_type(tree[1]), _spark_type(tree[2]), valueContainsNull=True)
+
+
+_DUCKDB_SCALARS = {
+    "string": "varchar",
+    "binary": "blob",
+    "boolean": "boolean",
+    "int": "integer",
+    "bigint": "bigint",
+    "double": "double",
+    "timestamp": "timestamptz",
+    "date": "date",
+}
+
+
+def _duckdb_type(tree: TypeTree) -> str:
+    if isinstance(tree, str):
+        return _DUCKDB_SCALARS[tree]
+    if tree[0] == "array":
+        return f"{_duckdb_type(tree[1])}[]"
+    return f"map({_duckdb_type(tree[1])}, {_duckdb_type(tree[2])})"
 
 
 # Where a silver or quarantine row came from in Kafka (through bronze).

@@ -29,7 +29,7 @@ from services.mesh.errors import FailedPrecondition, InvalidArgument, NotFound
 from spark.config import SparkSettings
 from spark.delta_read import arrow_dataset, open_delta
 from spark.maintenance import delta_rs_uri
-from spark.tables import TABLES, TableSpec, parse_type
+from spark.tables import TABLES, TableSpec
 
 # Tables written by a command of their own, neither a batch job nor the lake stream.
 _OTHER_WRITERS = {"feature_drift": "ecap models drift"}
@@ -116,7 +116,7 @@ class Snapshot:
                 if state.exists:
                     cursor.register(name, state.data)
                 else:
-                    cursor.execute(f'create temp table "{name}" ({_duckdb_ddl(state.spec)})')
+                    cursor.execute(f'create temp table "{name}" ({state.spec.duckdb_ddl()})')
             return cursor.execute(sql, params or []).df()
         finally:
             cursor.close()
@@ -289,34 +289,6 @@ class LakeReader:
             raise TableNotComputed(TABLES[name])
         self.current_version(name)
         return list(table.history(limit))
-
-
-_DUCKDB_SCALARS = {
-    "string": "varchar",
-    "binary": "blob",
-    "boolean": "boolean",
-    "int": "integer",
-    "bigint": "bigint",
-    "double": "double",
-    "timestamp": "timestamptz",
-    "date": "date",
-}
-
-
-def _duckdb_type(tree) -> str:
-    if isinstance(tree, str):
-        return _DUCKDB_SCALARS[tree]
-    kind, *arguments = tree
-    if kind == "array":
-        return f"{_duckdb_type(arguments[0])}[]"
-    return f"map({_duckdb_type(arguments[0])}, {_duckdb_type(arguments[1])})"
-
-
-def _duckdb_ddl(spec: TableSpec) -> str:
-    return ", ".join(
-        f'"{name}" {_duckdb_type(parse_type(type_string))}'
-        for name, type_string in spec.columns.items()
-    )
 
 
 def declared_table(name: str) -> TableSpec:

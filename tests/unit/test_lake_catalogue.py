@@ -86,6 +86,19 @@ def test_schemas_turn_into_spark_types() -> None:
         assert simple == list(spec.columns.values()), spec.name
 
 
+def test_schemas_turn_into_duckdb_tables() -> None:
+    import duckdb
+
+    db = duckdb.connect()
+    for spec in TABLES.values():
+        db.execute(f'create table "{spec.name}" ({spec.duckdb_ddl()})')
+        described = db.execute(f'describe "{spec.name}"').fetchall()
+        assert [row[0] for row in described] == spec.column_names, spec.name
+    types = {row[0]: row[1] for row in db.execute('describe "quarantine"').fetchall()}
+    assert types["failed_rules"] == "VARCHAR[]"
+    assert types["kafka_timestamp"] == "TIMESTAMP WITH TIME ZONE"
+
+
 def test_type_strings_are_checked() -> None:
     assert parse_type("map<string, array<bigint>>") == ("map", "string", ("array", "bigint"))
     with pytest.raises(ValueError, match=r"t\.c: unsupported type 'decimal\(10,2\)'"):
