@@ -13,6 +13,7 @@ imports pyspark only then.
 `TableSpec.filled_by` names the streaming job that writes a table today; tables declared
 ahead of their job have `filled_by=None`. `TableSpec.batch_job` names the batch job that
 recomputes a gold table (`ecap lake jobs run NAME`; spark/jobs/analytics).
+`TableSpec.written_by` names the command that writes a table neither does.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class TableSpec:
     filled_by: str | None = None
     # The batch job (`ecap lake jobs run NAME`) that rewrites the table whole on every run.
     batch_job: str | None = None
+    # The command that writes the table when neither a stream nor a batch job does.
+    written_by: str | None = None
     # The Kafka topic a bronze table copies.
     topic: str | None = None
     column_docs: Mapping[str, str] = field(default_factory=dict)
@@ -1223,6 +1226,7 @@ _TABLES: tuple[TableSpec, ...] = (
         partition_by=("hour_date",),
         key=("hour", "model_tag", "feature"),
         retention_days=400,
+        written_by="ecap models drift",
         column_docs={
             "status": "stable (< 0.1), watch (0.1 to 0.25) or shift (>= 0.25)",
             "missing": "decisions of the hour without a value for the feature",

@@ -31,10 +31,6 @@ from spark.delta_read import arrow_dataset, open_delta
 from spark.maintenance import delta_rs_uri
 from spark.tables import TABLES, TableSpec
 
-# Tables written by a command of their own, neither a batch job nor the lake stream.
-_OTHER_WRITERS = {"feature_drift": "ecap models drift"}
-
-
 # Commit times remembered (a streaming table makes a version every few seconds).
 _COMMIT_TIMES_KEPT = 10_000
 
@@ -47,14 +43,17 @@ class TableNotComputed(FailedPrecondition):
     def __init__(self, spec: TableSpec, when: datetime | None = None) -> None:
         if spec.batch_job:
             remedy = f"run `ecap lake jobs run {spec.batch_job}` (or `ecap up`, which schedules it)"
-        elif spec.name in _OTHER_WRITERS:
-            remedy = f"run `{_OTHER_WRITERS[spec.name]}`"
+        elif spec.written_by:
+            remedy = f"run `{spec.written_by}`"
         else:
             remedy = "start the lake stream (`ecap lake stream`, or `ecap up`), which writes it"
         at = f" at {when.isoformat()}" if when else ""
         super().__init__(
             f"table {spec.layer}.{spec.name} has not been computed{at}: {remedy}",
-            metadata={"table": spec.name, "job": spec.batch_job or spec.filled_by or ""},
+            metadata={
+                "table": spec.name,
+                "job": spec.batch_job or spec.filled_by or spec.written_by or "",
+            },
         )
 
 

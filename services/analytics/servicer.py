@@ -330,7 +330,7 @@ def _table_info(info: dict) -> analytics_pb2.TableInfo:
         files=info.get("files", 0),
         size_bytes=info.get("size_bytes", 0),
         rows=info.get("rows", 0),
-        filled_by=spec.batch_job or spec.filled_by or "",
+        filled_by=spec.batch_job or spec.filled_by or spec.written_by or "",
         last_optimize_time=timestamp(info.get("last_optimize_time")),
         last_vacuum_time=timestamp(info.get("last_vacuum_time")),
     )

@@ -197,3 +197,18 @@ def test_status_summarises_progress_and_kafka_lag(tmp_path: Path) -> None:
     write_status(path, {"bronze_transactions": status})
     assert read_status(path)["streams"] == {"bronze_transactions": status}
     assert [p.name for p in path.parent.iterdir()] == ["status.json"]
+
+
+def test_a_table_not_computed_names_what_writes_it() -> None:
+    from services.analytics.lake import TableNotComputed
+
+    remedies = {
+        name: str(TableNotComputed(TABLES[name]))
+        for name in ("rfm", "feature_drift", "transactions")
+    }
+    assert "run `ecap lake jobs run rfm`" in remedies["rfm"]
+    assert "run `ecap models drift`" in remedies["feature_drift"]
+    assert "start the lake stream" in remedies["transactions"]
+    for spec in TABLES.values():
+        writers = [w for w in (spec.batch_job, spec.written_by) if w]
+        assert len(writers) <= 1, f"{spec.name} names two writers: {writers}"

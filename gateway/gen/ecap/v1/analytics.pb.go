@@ -4374,7 +4374,7 @@ type TableInfo struct {
 	SizeBytes int64 `protobuf:"varint,8,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// Rows, from the files' statistics.
 	Rows int64 `protobuf:"varint,9,opt,name=rows,proto3" json:"rows,omitempty"`
-	// The batch job or stream that writes it.
+	// The batch job, stream or command that writes it.
 	FilledBy string `protobuf:"bytes,10,opt,name=filled_by,json=filledBy,proto3" json:"filled_by,omitempty"`
 	// Last OPTIMIZE.
 	LastOptimizeTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=last_optimize_time,json=lastOptimizeTime,proto3" json:"last_optimize_time,omitempty"`
