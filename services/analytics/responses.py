@@ -34,8 +34,9 @@ def kpis(
     start, end = time_of(request, "start_time"), time_of(request, "end_time")
     queries.check_period(start, end)
     previous_start = start - (end - start)
-    current = queries.kpis(snapshot, start, end, _filter(request))
-    previous = queries.kpis(snapshot, previous_start, start, _filter(request))
+    current, previous = queries.kpis(
+        snapshot, [(start, end), (previous_start, start)], _filter(request)
+    )
     change = {
         name: current[name] / previous[name] - 1.0
         for name in current
