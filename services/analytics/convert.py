@@ -10,7 +10,7 @@ import base64
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 import numpy as np
@@ -98,13 +98,23 @@ def message(cls: type[M], row: Mapping[str, Any], renames: Mapping[str, str] | N
                 getattr(out, field.name).CopyFrom(timestamp(moment))
             continue
         if field.type == FieldDescriptor.TYPE_STRING:
-            value = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+            value = _text(value)
         elif field.type in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_INT32):
             value = int(value)
         elif field.type == FieldDescriptor.TYPE_DOUBLE:
             value = float(value)
         setattr(out, field.name, value)
     return out
+
+
+def _text(value: Any) -> str:
+    """A string field's text; a date column (which pandas hands over as a naive midnight
+    datetime) is written YYYY-MM-DD, as the protos document."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def messages(

@@ -16,75 +16,23 @@ so at a fixed rate R for D seconds it sends about R x D requests.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf.message import Message
 
+from tests.support.go_install import GoTool, go_install
+
 REPO = Path(__file__).resolve().parents[2]
-GHZ_MODULE = "github.com/bojand/ghz/cmd/ghz"
 GHZ_VERSION = "v0.93.0"
-GO_CACHE = REPO / ".cache" / "go"
-GHZ_BINARY = GO_CACHE / "bin" / "ghz"
-INSTALL_TIMEOUT_S = 900
+GHZ = GoTool("github.com/bojand/ghz", GHZ_VERSION, "ghz", package="github.com/bojand/ghz/cmd/ghz")
 
 
 def ensure_ghz() -> Path:
     """The ghz binary of GHZ_VERSION, installed with `go install` on first use."""
-    if GHZ_BINARY.is_file() and _built_version(GHZ_BINARY) == GHZ_VERSION:
-        return GHZ_BINARY
-    go = shutil.which("go")
-    if go is None:
-        raise RuntimeError(
-            "the benchmark drives its load with ghz, which is built with the Go toolchain: "
-            "install Go (1.22 or later, `go` on PATH) and run the benchmark again"
-        )
-    build_cache = tempfile.mkdtemp(prefix="ghz-build-")
-    env = {
-        **os.environ,
-        "GOPATH": str(GO_CACHE),
-        "GOBIN": str(GHZ_BINARY.parent),
-        "GOMODCACHE": str(GO_CACHE / "pkg" / "mod"),
-        "GOCACHE": build_cache,  # ~200 MB of compiled packages, useless once built
-        "GOFLAGS": "-modcacherw",  # so that `rm -rf .cache` can delete the module cache
-    }
-    print(
-        f"installing ghz {GHZ_VERSION} with `go install` into {GHZ_BINARY.parent} (once, 1-3 min)"
-    )
-    started = time.monotonic()
-    try:
-        result = subprocess.run(
-            [go, "install", f"{GHZ_MODULE}@{GHZ_VERSION}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_S,
-        )
-    finally:
-        shutil.rmtree(build_cache, ignore_errors=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"`go install {GHZ_MODULE}@{GHZ_VERSION}` failed:\n{result.stderr}")
-    print(f"ghz installed in {time.monotonic() - started:.0f} s")
-    return GHZ_BINARY
-
-
-def _built_version(binary: Path) -> str | None:
-    """The module version a Go binary was built from (`go version -m`), None if unknown."""
-    go = shutil.which("go")
-    if go is None:
-        return GHZ_VERSION  # cannot check without Go; an existing binary is used as it is
-    result = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True)
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] == "mod" and parts[1] == "github.com/bojand/ghz":
-            return parts[2]
-    return None
+    return go_install(GHZ)
 
 
 def write_messages(path: Path, messages: Iterable[Message]) -> int:

@@ -81,6 +81,9 @@ def test_rows_become_messages_by_field_name_with_nulls_left_unset():
     assert not summary.HasField("clv_minor") and summary.p_alive == 0.5
     cell = message(A.CohortCell, {"cohort_month": date(2026, 9, 1), "month_offset": 2})
     assert cell.cohort_month == "2026-09-01"
+    # DuckDB's date columns reach pandas as naive midnight timestamps: still a day.
+    point = message(A.ForecastPoint, {"day": pd.Timestamp("2026-10-16"), "revenue_minor": 5})
+    assert point.day == "2026-10-16"
     moment = pd.Timestamp(datetime(2026, 9, 1, 12, tzinfo=UTC))
     tx = message(A.RecentTransaction, {"occurred_at": moment}, {"occurred_time": "occurred_at"})
     assert tx.occurred_time.ToDatetime(tzinfo=UTC) == moment.to_pydatetime()
