@@ -68,6 +68,7 @@ func New(config Config, log *slog.Logger) (*Gateway, error) {
 			},
 		}),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithErrorHandler(namedFieldErrors),
 	)
 	ctx := context.Background()
 	for _, name := range BackendNames {
