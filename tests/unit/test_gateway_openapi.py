@@ -4,7 +4,9 @@ google.rpc.Status."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
 from pathlib import Path
 
@@ -80,3 +82,20 @@ def test_every_operation_needs_the_bearer_token_and_errors_are_rpc_status():
             assert default == {"$ref": "#/definitions/rpcStatus"}, (verb, path)
     status = document["definitions"]["rpcStatus"]["properties"]
     assert set(status) == {"code", "message", "details"}
+
+
+def test_every_rpc_but_the_client_streams_has_a_rest_mapping():
+    import ecap.v1
+
+    routed = {route.rpc for route in rest_routes()}
+    unrouted = []
+    for info in pkgutil.iter_modules(ecap.v1.__path__):
+        if not info.name.endswith("_pb2"):
+            continue
+        module = importlib.import_module(f"ecap.v1.{info.name}")
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                rpc = f"/{service.full_name}/{method.name}"
+                if not method.client_streaming and rpc not in routed:
+                    unrouted.append(rpc)
+    assert unrouted == [], "add a google.api.http mapping (and a gateway test) for these"
