@@ -350,7 +350,7 @@ def test_cohorts_funnel_attribution_and_basket_rules_are_the_gold_rows(lake, ana
     cohorts = analytics.call("GetCohorts", A.GetCohortsRequest())
     expected = direct(lake.settings, "select * from cohorts order by cohort_month, month_offset")
     assert [(c.cohort_month, c.month_offset, c.active_customers) for c in cohorts.cells] == [
-        (r.cohort_month.isoformat(), r.month_offset, r.active_customers)
+        (f"{r.cohort_month:%Y-%m-%d}", r.month_offset, r.active_customers)
         for r in expected.itertuples()
     ]
 
