@@ -29,6 +29,12 @@ class CasesSettings(ServerSettings):
         default=8, ge=1, le=64, description="threads (and pooled connections) for DB work"
     )
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    db_ping_after_idle_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL: check a pooled connection before use once it idled this long "
+        "(0: before every use)",
+    )
 
     # Priority = risk_score x amount in major units (see services/cases/policy.py).
     priority_critical_from: float = Field(default=500.0, gt=0)

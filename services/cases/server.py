@@ -50,6 +50,7 @@ def build_service(
         settings.database_url,
         pool_size=settings.db_workers,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        ping_after_idle_s=settings.db_ping_after_idle_s,
     )
     store = CaseStore(database, settings)
     feed = ChangeFeed(settings.watch_buffer)

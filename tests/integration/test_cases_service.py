@@ -996,3 +996,23 @@ def test_create_case_is_idempotent_on_request_id_and_validates_input(desk):
         cases_pb2.CreateCaseRequest(case=cases_pb2.Case(customer_id="c", transaction_ids=[txn])),
     )
     assert taken.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_a_pooled_postgres_connection_dropped_while_idle_is_replaced(postgres_server):
+    from services.cases.db import Database
+
+    url = postgres_server.create_database("pool")
+    database = Database(url, pool_size=1, ping_after_idle_s=0.2)
+    try:
+        with database.autocommit() as connection:
+            first = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        killer = sa.create_engine(url)
+        with killer.connect() as other:
+            assert other.exec_driver_sql(f"SELECT pg_terminate_backend({first})").scalar()
+        killer.dispose()
+        time.sleep(0.3)  # idle long enough to be checked before its next use
+        with database.autocommit() as connection:
+            second = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert second != first
+    finally:
+        database.dispose()
