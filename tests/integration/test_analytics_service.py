@@ -42,7 +42,7 @@ from spark.streaming.sinks import ensure_table, upsert
 from spark.tables import TABLES
 from tests.fixtures.kafka import private_copy
 from tests.fixtures.mesh import run_async, running_server
-from tests.support.lake_jobs import run, write_silver
+from tests.support.lake_jobs import run, write_rows_with_spark
 from tests.support.lake_world import write_world
 
 # The fixture builds the lake with seven Spark jobs: longer than the default per-test timeout.
@@ -96,7 +96,7 @@ def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Lake:
     # Decisions for every third transaction (the scoring service's part, not simulated).
     transactions = frames["transactions"].sort_values("transaction_id")
     decided = transactions.iloc[::3]
-    write_silver(
+    write_rows_with_spark(
         spark,
         settings,
         "decisions",
@@ -463,7 +463,7 @@ def test_watch_kpis_pushes_existing_rows_then_the_rows_a_new_version_changes(
     }
 
     def add_a_late_transaction() -> None:
-        write_silver(spark, lake.settings, "transactions", [late])
+        write_rows_with_spark(spark, lake.settings, "transactions", [late])
         write_kpi_minute(spark, lake.settings)
 
     async def watch():
@@ -616,7 +616,7 @@ def test_products_recommendations_forecast_geography_and_churn_are_served_as_wri
         ],
     }
     for name, rows in gold.items():
-        write_silver(spark, lake.settings, name, rows)
+        write_rows_with_spark(spark, lake.settings, name, rows)
 
     top = analytics.call(
         "GetProductPerformance", A.GetProductPerformanceRequest(trend="top", limit=3)

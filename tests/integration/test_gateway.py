@@ -153,12 +153,8 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def churn_server(churn_model: TrainedModel) -> Iterator[ModelServer]:
-    server = ModelServer(churn_model, "Churn")
-    server.start()
-    try:
+    with ModelServer(churn_model, "Churn") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

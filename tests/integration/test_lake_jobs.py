@@ -21,7 +21,7 @@ from scipy import special
 from spark.config import SparkSettings
 from spark.streaming.sinks import ensure_table
 from spark.tables import TABLES
-from tests.support.lake_jobs import job_runs, read_gold, run, write_silver
+from tests.support.lake_jobs import job_runs, read_gold, run, write_rows_with_spark
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ def rfm_transactions() -> list[dict]:
 def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SparkSettings:
     """A lake with the shared silver inputs."""
     settings = SparkSettings(lake_uri=str(tmp_path_factory.mktemp("jobs-lake")))
-    write_silver(spark, settings, "transactions", rfm_transactions())
+    write_rows_with_spark(spark, settings, "transactions", rfm_transactions())
     return settings
 
 
@@ -140,10 +140,10 @@ def test_a_job_records_its_lineage_and_a_rerun_sees_the_newer_input(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     lake = SparkSettings(lake_uri=str(tmp_path / "lake"))
-    write_silver(spark, lake, "transactions", rfm_transactions())
+    write_rows_with_spark(spark, lake, "transactions", rfm_transactions())
     first, _ = run(spark, lake, "cohorts")
     # A new customer in December: a new cohort, and every older one gains a month.
-    write_silver(spark, lake, "transactions", [_transaction("f-1", "f", _on(12, 1), 70)])
+    write_rows_with_spark(spark, lake, "transactions", [_transaction("f-1", "f", _on(12, 1), 70)])
     second, _ = run(spark, lake, "cohorts")
 
     runs = job_runs(lake)
@@ -361,7 +361,7 @@ def _funnel_by_pandas(events: pd.DataFrame) -> dict[tuple[str, str, int], int]:
 
 @pytest.fixture(scope="module")
 def events_lake(lake: SparkSettings, spark: SparkSession) -> SparkSettings:
-    write_silver(spark, lake, "events", silver_events())
+    write_rows_with_spark(spark, lake, "events", silver_events())
     return lake
 
 
@@ -492,7 +492,7 @@ def test_basket_finds_the_textbook_itemsets_and_their_rules(
         for tid, basket in TEXTBOOK_BASKETS.items()
         for n, item in enumerate(basket)
     ]
-    write_silver(spark, lake, "transaction_items", items)
+    write_rows_with_spark(spark, lake, "transaction_items", items)
     # 0.2 x 9 baskets = 1.8: MLlib rounds the count up, to the book's 2.
     record, _ = run(spark, lake, "basket", basket_min_support=0.2, basket_min_confidence=0.5)
     assert record.parameters["baskets"] == 9
@@ -573,7 +573,7 @@ def test_clv_summarises_in_spark_and_values_customers_with_the_fitted_models(
 ) -> None:
     lake = SparkSettings(lake_uri=str(tmp_path / "lake"))
     purchases = clv_purchases()
-    write_silver(
+    write_rows_with_spark(
         spark,
         lake,
         "transactions",
@@ -674,7 +674,7 @@ def test_revenue_daily_matches_a_pandas_roll_up_of_orders_and_lines(
         }
         for n, (tid, category, quantity, price, total, cost) in enumerate(LINES)
     ]
-    write_silver(spark, lake, "transaction_items", items)
+    write_rows_with_spark(spark, lake, "transaction_items", items)
     run(spark, lake, "revenue_daily")
     gold = read_gold(lake, "revenue_daily")
 

@@ -16,7 +16,7 @@ from scipy import stats
 
 from spark.config import SparkSettings
 from spark.tables import TABLES
-from tests.support.lake_jobs import job_runs, read_gold, run, write_silver
+from tests.support.lake_jobs import job_runs, read_gold, run, write_rows_with_spark
 
 pytestmark = pytest.mark.integration
 
@@ -120,8 +120,8 @@ def test_forecast_continues_each_category_and_backtests_it_against_seasonal_naiv
 ) -> None:
     lake = SparkSettings(lake_uri=str(tmp_path / "lake"))
     transactions, lines = forecast_inputs()
-    write_silver(spark, lake, "transactions", transactions)
-    write_silver(spark, lake, "transaction_items", lines)
+    write_rows_with_spark(spark, lake, "transactions", transactions)
+    write_rows_with_spark(spark, lake, "transaction_items", lines)
     record, messages = run(spark, lake, "forecast", as_of=AS_OF, forecast_horizon_days=HORIZON)
     assert record.status == "succeeded"
 
@@ -270,7 +270,7 @@ def test_geography_breaks_revenue_down_by_place_and_season(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     lake = SparkSettings(lake_uri=str(tmp_path / "lake"))
-    write_silver(spark, lake, "transactions", geo_transactions())
+    write_rows_with_spark(spark, lake, "transactions", geo_transactions())
     record, _ = run(spark, lake, "geography", as_of=GEO_AS_OF)
     assert record.status == "succeeded"
     assert record.rows_written["seasonality"] == 24 + 7 + 12

@@ -18,7 +18,7 @@ from spark.config import SparkSettings
 from spark.jobs.analytics.config import JobSettings
 from spark.jobs.analytics.runner import RunRecord
 from spark.tables import TABLES
-from tests.support.lake_jobs import job_runs, read_gold, run, write_silver
+from tests.support.lake_jobs import job_runs, read_gold, run, write_rows_with_spark
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +119,7 @@ def product_lines() -> list[dict]:
 @pytest.fixture(scope="module")
 def products_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SparkSettings:
     lake = SparkSettings(lake_uri=str(tmp_path_factory.mktemp("products-lake")))
-    write_silver(spark, lake, "transaction_items", product_lines())
+    write_rows_with_spark(spark, lake, "transaction_items", product_lines())
     versions = [
         {
             "product_id": product,
@@ -129,7 +129,7 @@ def products_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory)
         }
         for product, days, name, category in CATALOGUE
     ]
-    write_silver(spark, lake, "products", versions)
+    write_rows_with_spark(spark, lake, "products", versions)
     return lake
 
 
@@ -239,7 +239,7 @@ def recommendations_lake(
     spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
 ) -> SparkSettings:
     lake = SparkSettings(lake_uri=str(tmp_path_factory.mktemp("recommendations-lake")))
-    write_silver(spark, lake, "transaction_items", recommendation_lines())
+    write_rows_with_spark(spark, lake, "transaction_items", recommendation_lines())
     return lake
 
 

@@ -37,12 +37,8 @@ OUTCOMES = {v: k.removeprefix("DECISION_OUTCOME_") for k, v in common_pb2.Decisi
 
 @pytest.fixture(scope="module")
 def model_server(fraud_model: TrainedModel) -> Iterator[ModelServer]:
-    server = ModelServer(fraud_model)
-    server.start()
-    try:
+    with ModelServer(fraud_model) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def ensure_bench_lake(shape: BenchLakeShape, report: Callable[[str], None] = pri
         shutil.rmtree(root)
     root.mkdir(parents=True)
     clock = time.perf_counter()
-    write_silver(shape, root, report)
+    write_rows_with_spark(shape, root, report)
     marker.write_text(json.dumps(shape.marker(), indent=2))
     report(f"bench lake: built {root} in {time.perf_counter() - clock:.0f} s")
     return root
@@ -253,7 +253,7 @@ def _ips(rng: np.random.Generator, first_octets: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(*[pc.cast(p, pa.string()) for p in parts], ".")
 
 
-def write_silver(shape: BenchLakeShape, root: Path, report: Callable[[str], None]) -> None:
+def write_rows_with_spark(shape: BenchLakeShape, root: Path, report: Callable[[str], None]) -> None:
     """Generate and write every silver table of `shape` under `root`."""
     rng = np.random.default_rng(shape.seed)
     places = _places()

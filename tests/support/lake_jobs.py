@@ -17,7 +17,7 @@ from spark.jobs.analytics.runner import JobContext, RunRecord, run_job, select_j
 from spark.tables import TABLES
 
 
-def write_silver(
+def write_rows_with_spark(
     spark: SparkSession, lake: SparkSettings, name: str, rows: Iterable[Mapping[str, Any]]
 ) -> None:
     """Append `rows` (dicts of some declared columns; the rest null) to table `name`.

@@ -21,7 +21,7 @@ from services.simulator.parquet import read_parquet
 from services.simulator.run import simulate
 from spark.config import SparkSettings
 from spark.tables import TABLES
-from tests.support.lake_jobs import write_silver
+from tests.support.lake_jobs import write_rows_with_spark
 
 _PREFIXES = {
     "channel": "CHANNEL_",
@@ -140,5 +140,5 @@ def write_world(
     simulate(settings, start=start, days=days, out=world)
     frames = silver_frames(world)
     for name, frame in frames.items():
-        write_silver(spark, lake, name, _records(frame, name))
+        write_rows_with_spark(spark, lake, name, _records(frame, name))
     return frames

@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from google.api import annotations_pb2, http_pb2
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 import ecap.v1
 
@@ -61,32 +63,38 @@ def _bindings(rule: http_pb2.HttpRule) -> list[http_pb2.HttpRule]:
     return [rule, *rule.additional_bindings]
 
 
-def rest_routes() -> list[Route]:
-    """Every route declared on the services of the `ecap.v1` package, in declaration order."""
-    routes = []
+def ecap_methods() -> Iterator[tuple[ServiceDescriptor, MethodDescriptor]]:
+    """Every method of every service of the `ecap.v1` package, in declaration order."""
     for module_info in pkgutil.iter_modules(ecap.v1.__path__):
         if not module_info.name.endswith("_pb2"):
             continue
         module = importlib.import_module(f"ecap.v1.{module_info.name}")
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
-                options = method.GetOptions()
-                if not options.HasExtension(annotations_pb2.http):
-                    continue
-                for binding in _bindings(options.Extensions[annotations_pb2.http]):
-                    verb = binding.WhichOneof("pattern")
-                    if verb == "custom":
-                        verb, template = binding.custom.kind, binding.custom.path
-                    else:
-                        template = getattr(binding, verb)
-                    routes.append(
-                        Route(
-                            service=service.full_name,
-                            method=method.name,
-                            verb=verb.upper(),
-                            template=template,
-                            body=binding.body,
-                            server_streaming=method.server_streaming,
-                        )
-                    )
+                yield service, method
+
+
+def rest_routes() -> list[Route]:
+    """Every route declared on the services of the `ecap.v1` package, in declaration order."""
+    routes = []
+    for service, method in ecap_methods():
+        options = method.GetOptions()
+        if not options.HasExtension(annotations_pb2.http):
+            continue
+        for binding in _bindings(options.Extensions[annotations_pb2.http]):
+            verb = binding.WhichOneof("pattern")
+            if verb == "custom":
+                verb, template = binding.custom.kind, binding.custom.path
+            else:
+                template = getattr(binding, verb)
+            routes.append(
+                Route(
+                    service=service.full_name,
+                    method=method.name,
+                    verb=verb.upper(),
+                    template=template,
+                    body=binding.body,
+                    server_streaming=method.server_streaming,
+                )
+            )
     return routes

@@ -54,6 +54,13 @@ class ModelServer:
             self._stack.close()
             self._stack = None
 
+    def __enter__(self) -> ModelServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
 
 def scoring_topics(bootstrap: str) -> dict[str, str]:
     """Private copies of the topics the scoring service uses, by their usual names."""
