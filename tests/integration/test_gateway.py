@@ -24,7 +24,7 @@ import grpc
 import httpx
 import pytest
 from deltalake import DeltaTable
-from google.protobuf import json_format
+from google.protobuf import json_format, message_factory
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 
@@ -72,6 +72,10 @@ pytestmark = pytest.mark.integration
 
 ROUTES = rest_routes()
 ROUTE = {f"{r.service.rsplit('.', 1)[-1]}.{r.method}": r for r in ROUTES}
+ANALYTICS_METHODS = {
+    method.input_type.full_name: method
+    for method in analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].methods
+}
 ROLE_TABLE = {**INGESTION_ROLES, **SCORING_ROLES, **CASES_ROLES, **ANALYTICS_ROLES}
 STUBS = {
     "ingestion": ingestion_pb2_grpc.IngestionServiceStub,
@@ -924,13 +928,14 @@ def _get_queue_stats(world: World) -> None:
     assert stats == expected
 
 
-def analytics_answer(
-    world: World, name: str, response_type: type[Message], request: Message, **options
-) -> Message:
-    """Route `name` through REST as an analyst; its answer equals the gRPC one."""
+def analytics_answer(world: World, request: Message, **options) -> Message:
+    """The analytics route that takes `request`, through REST as an analyst; its answer
+    equals the gRPC one."""
+    method = ANALYTICS_METHODS[type(request).DESCRIPTOR.full_name]
+    name = f"AnalyticsService.{method.name}"
+    response_type = message_factory.GetMessageClass(method.output_type)
     response, _ = world.rest.ok(name, response_type, role="analyst", **options)
-    method = ROUTE[name].method
-    assert response == world.grpc("analytics", method, request, role="analyst"), name
+    assert response == world.grpc("analytics", method.name, request, role="analyst"), name
     return response
 
 
@@ -945,8 +950,6 @@ def _get_kpis(world: World) -> None:
     start, end = ANCHOR - timedelta(hours=1), ANCHOR
     response = analytics_answer(
         world,
-        "AnalyticsService.GetKpis",
-        analytics_pb2.GetKpisResponse,
         _stamped(analytics_pb2.GetKpisRequest(), start_time=start, end_time=end),
         params={"startTime": iso(start), "endTime": iso(end)},
     )
@@ -978,8 +981,6 @@ def _get_revenue_series(world: World) -> None:
     )
     response = analytics_answer(
         world,
-        "AnalyticsService.GetRevenueSeries",
-        analytics_pb2.GetRevenueSeriesResponse,
         request,
         params={
             "startTime": iso(start.replace(hour=0)),
@@ -998,8 +999,6 @@ def _get_revenue_series(world: World) -> None:
 def _get_segments(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetSegments",
-        analytics_pb2.GetSegmentsResponse,
         analytics_pb2.GetSegmentsRequest(),
     )
     assert [(s.segment, s.customers, s.revenue_minor) for s in response.segments] == [
@@ -1011,8 +1010,6 @@ def _get_segments(world: World) -> None:
 def _list_customers(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.ListCustomers",
-        analytics_pb2.ListCustomersResponse,
         analytics_pb2.ListCustomersRequest(),
     )
     rfm = sorted(world.lake.rows["rfm"], key=lambda r: -r["monetary"])
@@ -1036,8 +1033,6 @@ def _get_customer360(world: World) -> None:
     case = new_case(world, unique("q-gw-360"), customer_id=ACTIVE)
     response = analytics_answer(
         world,
-        "AnalyticsService.GetCustomer360",
-        analytics_pb2.GetCustomer360Response,
         analytics_pb2.GetCustomer360Request(customer_id=ACTIVE, recent_transactions=50),
         path={"customer_id": ACTIVE},
         params={"recentTransactions": 50},
@@ -1056,8 +1051,6 @@ def _get_customer360(world: World) -> None:
 def _get_cohorts(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetCohorts",
-        analytics_pb2.GetCohortsResponse,
         analytics_pb2.GetCohortsRequest(),
     )
     assert [(c.cohort_month, c.month_offset, c.active_customers) for c in response.cells] == [
@@ -1070,8 +1063,6 @@ def _get_cohorts(world: World) -> None:
 def _get_funnel(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetFunnel",
-        analytics_pb2.GetFunnelResponse,
         analytics_pb2.GetFunnelRequest(channel="*", device_type="*"),
         params={"channel": "*", "deviceType": "*"},
     )
@@ -1084,8 +1075,6 @@ def _get_funnel(world: World) -> None:
 def _get_attribution(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetAttribution",
-        analytics_pb2.GetAttributionResponse,
         analytics_pb2.GetAttributionRequest(
             model="linear", level=analytics_pb2.ATTRIBUTION_LEVEL_CHANNEL
         ),
@@ -1102,8 +1091,6 @@ def _get_attribution(world: World) -> None:
 def _get_basket_rules(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetBasketRules",
-        analytics_pb2.GetBasketRulesResponse,
         analytics_pb2.GetBasketRulesRequest(min_lift=2.0),
         params={"minLift": 2.0},
     )
@@ -1118,8 +1105,6 @@ def _get_basket_rules(world: World) -> None:
 def _get_recommendations(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetRecommendations",
-        analytics_pb2.GetRecommendationsResponse,
         analytics_pb2.GetRecommendationsRequest(customer_id=ACTIVE, limit=2),
         path={"customer_id": ACTIVE},
         params={"limit": 2},
@@ -1136,8 +1121,6 @@ def _get_recommendations(world: World) -> None:
 def _get_product_performance(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetProductPerformance",
-        analytics_pb2.GetProductPerformanceResponse,
         analytics_pb2.GetProductPerformanceRequest(category="Electronics"),
         params={"category": "Electronics"},
     )
@@ -1151,8 +1134,6 @@ def _get_product_performance(world: World) -> None:
 def _get_geo_breakdown(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetGeoBreakdown",
-        analytics_pb2.GetGeoBreakdownResponse,
         analytics_pb2.GetGeoBreakdownRequest(level=analytics_pb2.GEO_LEVEL_COUNTRY),
         params={"level": "GEO_LEVEL_COUNTRY"},
     )
@@ -1165,8 +1146,6 @@ def _get_geo_breakdown(world: World) -> None:
 def _get_seasonality(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetSeasonality",
-        analytics_pb2.GetSeasonalityResponse,
         analytics_pb2.GetSeasonalityRequest(),
     )
     assert [(p.profile, p.period, p.orders) for p in response.periods] == [
@@ -1178,8 +1157,6 @@ def _get_seasonality(world: World) -> None:
 def _get_forecast(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetForecast",
-        analytics_pb2.GetForecastResponse,
         analytics_pb2.GetForecastRequest(),
     )
     assert (response.category, response.model, response.interval) == ("*", "ets", 0.8)
@@ -1194,8 +1171,6 @@ def _get_forecast(world: World) -> None:
 def _get_data_quality(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetDataQuality",
-        analytics_pb2.GetDataQualityResponse,
         analytics_pb2.GetDataQualityRequest(source_table="transactions"),
         params={"sourceTable": "transactions"},
     )
@@ -1212,8 +1187,6 @@ def _get_data_quality(world: World) -> None:
 def _list_tables(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.ListTables",
-        analytics_pb2.ListTablesResponse,
         analytics_pb2.ListTablesRequest(layer="gold"),
         params={"layer": "gold"},
     )
@@ -1229,8 +1202,6 @@ def _list_tables(world: World) -> None:
 def _get_table_history(world: World) -> None:
     response = analytics_answer(
         world,
-        "AnalyticsService.GetTableHistory",
-        analytics_pb2.GetTableHistoryResponse,
         analytics_pb2.GetTableHistoryRequest(table="rfm"),
         path={"table": "rfm"},
     )

@@ -8,28 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 import pytest
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable
 
 from services.mesh.errors import FailedPrecondition, InvalidArgument
 from services.scoring import rule_test
 from services.scoring.rules import RuleSpec
 from spark.config import SparkSettings
 from spark.tables import TABLES
+from tests.support.lake_rows import write_rows
 
 pytestmark = pytest.mark.integration
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "bigint": pa.int64(),
-    "int": pa.int32(),
-    "double": pa.float64(),
-    "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "date": pa.date32(),
-    "array<string>": pa.list_(pa.string()),
-}
 END = datetime(2026, 3, 20, 17, 45, tzinfo=UTC)
 SPAN_DAYS = 12
 DAYS = 5
@@ -37,20 +27,9 @@ CUSTOMERS = [f"c-{n}" for n in range(12)]
 MERCHANTS = [f"m-{n}" for n in range(4)]
 
 
-def arrow_table(name: str, rows: list[dict]) -> pa.Table:
-    """`rows` as an Arrow table with the catalogue's schema of `name` (absent columns null)."""
-    spec = TABLES[name]
-    schema = pa.schema([(column, ARROW_TYPES[t]) for column, t in spec.columns.items()])
-    return pa.Table.from_pylist([{c: row.get(c) for c in spec.columns} for row in rows], schema)
-
-
 def write_silver(settings: SparkSettings, transactions: list[dict], labels: list[dict]) -> None:
-    write_deltalake(
-        TABLES["transactions"].uri(settings),
-        arrow_table("transactions", transactions),
-        partition_by=list(TABLES["transactions"].partition_by),
-    )
-    write_deltalake(TABLES["labels"].uri(settings), arrow_table("labels", labels))
+    write_rows(settings, "transactions", transactions)
+    write_rows(settings, "labels", labels)
 
 
 def simulated_silver(seed: int = 7) -> tuple[list[dict], list[dict]]:
