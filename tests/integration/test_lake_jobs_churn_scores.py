@@ -31,8 +31,8 @@ from spark.jobs.analytics.churn_scores import churn_feature_frame
 from spark.jobs.analytics.runner import JobError
 from spark.tables import TABLES
 from tests.fixtures.bentoml import TrainedModel, model_store
-from tests.integration.test_scoring_rule_test import arrow_table
 from tests.support.lake_jobs import job_runs, read_gold, run
+from tests.support.lake_rows import arrow_rows
 
 pytestmark = pytest.mark.integration
 
@@ -175,7 +175,7 @@ def lake(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> SparkSettings:
         ("events", shop.events),
         ("customers", shop.customers),
     ):
-        write_deltalake(TABLES[name].uri(settings), arrow_table(name, rows))
+        write_deltalake(TABLES[name].uri(settings), arrow_rows(name, rows))
     return settings
 
 

@@ -32,7 +32,7 @@ from spark.config import SparkSettings
 from spark.tables import TABLES
 from tests.fixtures.bentoml import TrainedModel, model_store
 from tests.fixtures.mesh import run_async
-from tests.integration.test_scoring_rule_test import arrow_table
+from tests.support.lake_rows import arrow_rows
 from tests.support.net import free_port
 from tests.support.scoring import ModelServer, Scoring, scoring_service, scoring_topics
 
@@ -155,7 +155,7 @@ class Histories:
             spec = TABLES[name]
             write_deltalake(
                 spec.uri(settings),
-                arrow_table(name, rows),
+                arrow_rows(name, rows),
                 partition_by=list(spec.partition_by) or None,
             )
 
