@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import repeat
 
@@ -14,6 +14,11 @@ class RecentIds:
     A record's id is *claimed* before it is produced, *confirmed* once Kafka acknowledged it,
     and *released* if producing failed, so that a client's resend of a failed record is
     accepted, while two concurrent sends of one id write it once.
+
+    This runs for every record ingested, so a batch is handled with set and dict operations
+    rather than a Python step per id where it can: confirmed ids live in one dict (id -> time
+    confirmed), and each `confirm` call is remembered as a generation, the unit in which ids
+    are forgotten once the window passed them or the count went over its bound.
     """
 
     def __init__(
@@ -22,7 +27,8 @@ class RecentIds:
         self._window_s = window_s
         self._max_ids = max_ids
         self._clock = clock
-        self._confirmed: OrderedDict[str, float] = OrderedDict()  # id -> time confirmed
+        self._confirmed: dict[str, float] = {}  # id -> time confirmed
+        self._generations: deque[tuple[float, Sequence[str]]] = deque()  # oldest first
         self._pending: set[str] = set()
 
     def __len__(self) -> int:
@@ -30,51 +36,51 @@ class RecentIds:
 
     def claim(self, record_id: str) -> bool:
         """True if `record_id` is new (and now in flight); False if it is a duplicate."""
-        if record_id in self._pending:
-            return False
-        seen_at = self._confirmed.get(record_id)
-        if seen_at is not None and self._clock() - seen_at <= self._window_s:
-            return False
-        self._pending.add(record_id)
-        return True
+        return self.claim_each([record_id])[0]
 
     def claim_each(self, record_ids: Sequence[str], skip: Collection[int] = ()) -> list[bool]:
         """`claim` each id in turn, except those at the indices in `skip` (False for those)."""
         pending, confirmed, window_s = self._pending, self._confirmed, self._window_s
         now = self._clock()
+        batch = set(record_ids)
+        taken = pending & batch
+        for record_id in confirmed.keys() & batch:
+            if now - confirmed[record_id] <= window_s:
+                taken.add(record_id)
+        if not taken and not skip and len(batch) == len(record_ids):
+            pending |= batch  # the usual batch: every id new, none twice
+            return [True] * len(record_ids)
         claimed = []
         for index, record_id in enumerate(record_ids):
-            if record_id in pending or (skip and index in skip):
+            if record_id in taken or (skip and index in skip):
                 claimed.append(False)
                 continue
-            seen_at = confirmed.get(record_id)
-            if seen_at is not None and now - seen_at <= window_s:
-                claimed.append(False)
-                continue
+            taken.add(record_id)  # a repeat later in the batch is a duplicate
             pending.add(record_id)
             claimed.append(True)
         return claimed
 
-    def confirm(self, record_ids: Collection[str]) -> None:
+    def confirm(self, record_ids: Sequence[str]) -> None:
         """Kafka acknowledged these: remember them for the window."""
+        if not record_ids:
+            return
         now = self._clock()
-        confirmed = self._confirmed
         self._pending.difference_update(record_ids)
-        # Ids confirmed before (their window had passed) move to the young end; new ones are
-        # appended there by `update`, without a Python step per id.
-        for record_id in confirmed.keys() & record_ids:
-            confirmed.move_to_end(record_id)
-        confirmed.update(zip(record_ids, repeat(now)))
+        self._confirmed.update(zip(record_ids, repeat(now)))
+        self._generations.append((now, record_ids))
         self._evict(now)
 
     def release(self, record_ids: Iterable[str]) -> None:
         """Producing these failed: forget the claim so a resend is accepted."""
-        for record_id in record_ids:
-            self._pending.discard(record_id)
+        self._pending.difference_update(record_ids)
 
     def _evict(self, now: float) -> None:
-        confirmed = self._confirmed
-        while confirmed and (
-            len(confirmed) > self._max_ids or now - next(iter(confirmed.values())) > self._window_s
+        confirmed, generations = self._confirmed, self._generations
+        while generations and (
+            len(confirmed) > self._max_ids or now - generations[0][0] > self._window_s
         ):
-            confirmed.popitem(last=False)
+            confirmed_at, record_ids = generations.popleft()
+            for record_id in record_ids:
+                # Unless a later generation confirmed it again (after its window had passed).
+                if confirmed.get(record_id) == confirmed_at:
+                    del confirmed[record_id]

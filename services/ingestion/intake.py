@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from itertools import compress
+from itertools import compress, repeat
 
 from google.protobuf.message import Message
 from prometheus_client import Counter, Histogram
@@ -161,10 +161,35 @@ class Intake:
         """
         try:
             judged = await self._pool.judge(payload, request_type, field, self._now(), self._limits)
+            judged = judged.cut_from(payload)
         except BaseException:
             _resolve(enqueued)
             raise
         return await self._publish(judged, after, enqueued)
+
+    def _sort_out(
+        self, kind: RecordKind, judged: Judged, fresh: list[bool], outcome: Outcome
+    ) -> list[OutgoingRecord]:
+        # Valid new records to their topic, invalid ones to the dead letters, duplicates
+        # nowhere; `outcome` counts the last two.
+        outgoing: list[OutgoingRecord] = []
+        append = outgoing.append
+        invalid = judged.invalid
+        topic, headers = kind.topic, kind.headers
+        rows = zip(judged.ids, judged.keys, judged.values, fresh, strict=True)
+        for offset, (record_id, key, value, new) in enumerate(rows):
+            if offset in invalid:
+                violations = invalid[offset]
+                first = violations[0]
+                outcome.rejections.append(
+                    Rejection(offset, record_id, first.field, first.rule, first.description)
+                )
+                append(_dead_letter(kind, record_id, value, violations, self._dead_letter_topic))
+            elif not new:
+                outcome.duplicates += 1
+            else:
+                append((topic, key, value, headers))
+        return outgoing
 
     async def _publish(
         self,
@@ -189,30 +214,12 @@ class Intake:
                 claimed = list(compress(ids, fresh))
             else:
                 fresh = [True] * len(ids)
-            outgoing: list[OutgoingRecord] = []
-            append = outgoing.append
-            topic, headers = kind.topic, kind.headers
-            rows = zip(ids, judged.keys, judged.values, fresh, strict=True)
-            for offset, (record_id, key, value, new) in enumerate(rows):
-                if invalid and offset in invalid:
-                    violations = invalid[offset]
-                    first = violations[0]
-                    outcome.rejections.append(
-                        Rejection(
-                            offset,
-                            record_id,
-                            first.field,
-                            first.rule,
-                            first.description,
-                        )
-                    )
-                    append(
-                        _dead_letter(kind, record_id, value, violations, self._dead_letter_topic)
-                    )
-                elif not new:
-                    outcome.duplicates += 1
-                else:
-                    append((topic, key, value, headers))
+            if not invalid and all(fresh):  # the usual batch: no Python step per record
+                outgoing = list(
+                    zip(repeat(kind.topic), judged.keys, judged.values, repeat(kind.headers))
+                )
+            else:
+                outgoing = self._sort_out(kind, judged, fresh, outcome)
             started = time.perf_counter()
             acks = await self._publisher.enqueue(outgoing)
         except BaseException:

@@ -13,9 +13,10 @@ import ctypes
 import multiprocessing
 import signal
 import sys
+from array import array
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
 
@@ -48,13 +49,26 @@ STREAM_REQUESTS = {
 
 @dataclass(frozen=True, slots=True)
 class Judged:
-    """One batch, judged: per record its id, Kafka key and value; the invalid ones by index."""
+    """One batch, judged: per record its id, Kafka key and value; the invalid ones by index.
+
+    A worker leaves `values` empty and says in `spans` where each record's bytes lie in the
+    request it parsed, which the server holds: they need not travel back.
+    """
 
     message_name: str
     ids: list[str]
     keys: list[bytes]
     values: list[bytes]
     invalid: dict[int, list[FieldViolation]]
+    spans: array | None = None  # start and end offset of each record, in turn
+
+    def cut_from(self, payload: bytes) -> Judged:
+        """This batch with `values` cut from the request's bytes `payload` at `spans`."""
+        if self.spans is None:
+            return self
+        spans = self.spans
+        values = [payload[start:end] for start, end in zip(spans[::2], spans[1::2], strict=True)]
+        return replace(self, values=values, spans=None)
 
 
 def judge_records(request: Message, field: str, now: datetime, limits: Limits) -> Judged:
@@ -62,13 +76,20 @@ def judge_records(request: Message, field: str, now: datetime, limits: Limits) -
     records = getattr(request, field)
     if not records:
         return Judged("", [], [], [], {})
+    return replace(
+        _judge_without_values(records, request, field, now, limits),
+        values=[record.SerializeToString() for record in records],
+    )
+
+
+def _judge_without_values(records, request: Message, field: str, now, limits) -> Judged:
     name = records[0].DESCRIPTOR.full_name
     key_of = attrgetter(KEY_FIELDS[name])
     return Judged(
         name,
         list(map(attrgetter(ID_FIELDS[name]), records)),
         [key_of(record).encode() for record in records],
-        [record.SerializeToString() for record in records],
+        [],
         batch_violations(request, field, now, limits),
     )
 
@@ -76,8 +97,69 @@ def judge_records(request: Message, field: str, now: datetime, limits: Limits) -
 def judge_payload(
     payload: bytes, request_type: str, field: str, now: datetime, limits: Limits
 ) -> Judged:
-    """`judge_records` of a serialised stream request, as a worker process receives it."""
-    return judge_records(STREAM_REQUESTS[request_type].FromString(payload), field, now, limits)
+    """`judge_records` of a serialised stream request, as a worker process receives it.
+
+    The records' bytes are located in `payload` rather than serialised again: the value
+    written to Kafka is exactly what the client sent.
+    """
+    request_class = STREAM_REQUESTS[request_type]
+    request = request_class.FromString(payload)
+    records = getattr(request, field)
+    if not records:
+        return Judged("", [], [], [], {})
+    spans = record_spans(payload, request_class.DESCRIPTOR.fields_by_name[field].number)
+    if len(spans) != 2 * len(records):  # not seen: the parser found these very records
+        return judge_records(request, field, now, limits)
+    return replace(_judge_without_values(records, request, field, now, limits), spans=spans)
+
+
+def record_spans(payload: bytes, field_number: int) -> array:
+    """Start and end offsets of each length-delimited `field_number` in a serialised message.
+
+    A walk over the top-level protobuf wire format: tag, then a length and the bytes for
+    length-delimited fields (a record), and skips every other field.
+    """
+    spans = array("Q")
+    append = spans.append
+    position, end = 0, len(payload)
+    while position < end:
+        tag = payload[position]
+        position += 1
+        if tag & 0x80:
+            tag, position = _varint_rest(payload, position, tag)
+        wire_type = tag & 7
+        if wire_type == 2:
+            length = payload[position]
+            position += 1
+            if length & 0x80:
+                length, position = _varint_rest(payload, position, length)
+            if tag >> 3 == field_number:
+                append(position)
+                append(position + length)
+            position += length
+        elif wire_type == 0:
+            while payload[position] & 0x80:
+                position += 1
+            position += 1
+        elif wire_type == 1:
+            position += 8
+        elif wire_type == 5:
+            position += 4
+        else:
+            raise ValueError(f"wire type {wire_type} at offset {position} is not protobuf")
+    return spans
+
+
+def _varint_rest(payload: bytes, position: int, first: int) -> tuple[int, int]:
+    # The varint whose first byte `first` had its continuation bit set.
+    value, shift = first & 0x7F, 7
+    while True:
+        byte = payload[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, position
+        shift += 7
 
 
 def _init_worker() -> None:

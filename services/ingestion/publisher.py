@@ -41,7 +41,14 @@ class BatchAcks:
 class KafkaPublisher:
     """An idempotent `acks=all` producer whose `publish` returns once a whole batch is durable."""
 
-    def __init__(self, bootstrap: str, *, delivery_timeout_ms: int, queue_kbytes: int) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        delivery_timeout_ms: int,
+        queue_kbytes: int,
+        linger_ms: float,
+    ) -> None:
         config = producer_config(
             bootstrap,
             client_id="ecap-ingestion",
@@ -49,7 +56,7 @@ class KafkaPublisher:
                 "delivery.timeout.ms": delivery_timeout_ms,
                 "queue.buffering.max.kbytes": queue_kbytes,
                 "queue.buffering.max.messages": 500_000,
-                "linger.ms": 5,
+                "linger.ms": linger_ms,
             },
         )
         self._producer = Producer(config)

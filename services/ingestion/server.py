@@ -30,6 +30,7 @@ def build_spec(
         kafka.bootstrap_servers,
         delivery_timeout_ms=settings.delivery_timeout_ms,
         queue_kbytes=settings.producer_queue_kbytes,
+        linger_ms=settings.producer_linger_ms,
     )
     recent = RecentIds(settings.dedup_window_s, settings.dedup_max_ids)
     pool = pool or JudgePool(settings.validation_workers)

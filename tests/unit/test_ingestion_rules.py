@@ -165,3 +165,18 @@ def test_claiming_a_batch_skips_invalid_records_and_repeats():
     assert recent.claim("c")
     recent.release(["b"])
     assert recent.claim_each(["b", "d"]) == [True, False]
+
+
+def test_an_id_confirmed_again_outlives_its_first_generation():
+    clock = FakeClock()
+    recent = RecentIds(window_s=60, max_ids=10, clock=clock)
+    assert recent.claim_each(["a", "b"]) == [True, True]
+    recent.confirm(["a", "b"])
+    clock.now = 61  # their window passed: a resend of "a" is new again
+    assert recent.claim("a")
+    recent.confirm(["a"])
+    clock.now = 100  # the first generation is forgotten, "a" of the second is not
+    assert recent.claim("c")
+    recent.confirm(["c"])
+    assert len(recent) == 2
+    assert recent.claim_each(["a", "b", "c"]) == [False, True, False]
