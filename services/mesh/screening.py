@@ -19,6 +19,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+import socket
 from collections.abc import Callable
 from functools import cache
 
@@ -28,10 +29,11 @@ from google.protobuf.message import Message
 
 Screen = Callable[[Message], bool]
 
-# Dotted-quad IPv4 without leading zeros: valid for protovalidate's `ip` and `ipv4` rules.
-# Anything else (IPv6 included) is left to protovalidate rather than re-implemented.
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_PLAIN_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+# Dotted-quad IPv4 without leading zeros is valid for protovalidate's `ip` and `ipv4` rules,
+# and exactly what the C library's inet_pton(AF_INET) accepts: four decimal octets up to 255,
+# no leading zero, nothing else (half the time of the equivalent regular expression). It
+# raises on anything else, IPv6 included, which is left to protovalidate.
+_NOT_PLAIN_IPV4 = (OSError, ValueError, UnicodeError)
 
 _NUMERIC_RULES = {
     "float",
@@ -71,7 +73,11 @@ class _Compiler:
     """
 
     def __init__(self) -> None:
-        self.env: dict[str, object] = {"_PLAIN_IPV4": _PLAIN_IPV4.fullmatch}
+        self.env: dict[str, object] = {
+            "_inet_pton": socket.inet_pton,
+            "_AF_INET": socket.AF_INET,
+            "_NOT_PLAIN_IPV4": _NOT_PLAIN_IPV4,
+        }
         self.functions: dict[str, str | None] = {}  # full name -> function name (None: no rules)
         self.sources: list[str] = []
         self._in_progress: set[str] = set()
@@ -200,7 +206,10 @@ class _Compiler:
                     lines.append(f"if '\\n' in {v} or {search}({v}) is None: return False")
                 case "ip" | "ipv4":
                     if bound:
-                        lines.append(f"if _PLAIN_IPV4({v}) is None: return False")
+                        lines += [
+                            f"try: _inet_pton(_AF_INET, {v})",
+                            "except _NOT_PLAIN_IPV4: return False",
+                        ]
                 case _:
                     lines.extend(self.membership(name, bound, v, "string"))
         return lines
