@@ -33,12 +33,18 @@ class IngestionSettings(ServerSettings):
     producer_queue_kbytes: int = Field(
         default=65_536, gt=0, description="producer buffer; a full buffer slows the client down"
     )
-    producer_linger_ms: float = Field(
-        default=50.0,
+    stream_linger_ms: float = Field(
+        default=200.0,
         ge=0,
-        description="Kafka producer linger: how long records wait for others to share a "
-        "partition's batch; fuller batches cost the broker far less CPU per record, and a "
-        "stream keeps `pipeline_depth` batches in flight meanwhile",
+        description="Kafka producer linger for client streams: how long records wait for "
+        "others to share a partition's batch; fuller batches cost the broker far less CPU "
+        "per record, and a stream keeps `pipeline_depth` batches in flight meanwhile",
+    )
+    unary_linger_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="Kafka producer linger for unary calls (IngestBatch, the upserts), which "
+        "answer only once Kafka acknowledged: at most this much of their latency",
     )
     pipeline_depth: int = Field(
         default=32, ge=1, le=64, description="batches of one stream awaiting Kafka at once"

@@ -109,12 +109,14 @@ class Intake:
     def __init__(
         self,
         settings: IngestionSettings,
-        publisher: KafkaPublisher,
+        unary_publisher: KafkaPublisher,
+        stream_publisher: KafkaPublisher,
         recent: RecentIds,
         pool: JudgePool | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._publisher = publisher
+        self._unary_publisher = unary_publisher
+        self._stream_publisher = stream_publisher
         self._pool = pool or JudgePool(workers=0)
         self._recent = recent
         self._now = now
@@ -142,7 +144,7 @@ class Intake:
         acknowledged.
         """
         judged = judge_records(request, field, self._now(), self._limits)
-        return await self._publish(judged, None, None)
+        return await self._publish(judged, self._unary_publisher, None, None)
 
     async def ingest_payload(
         self,
@@ -165,7 +167,7 @@ class Intake:
         except BaseException:
             _resolve(enqueued)
             raise
-        return await self._publish(judged, after, enqueued)
+        return await self._publish(judged, self._stream_publisher, after, enqueued)
 
     def _sort_out(
         self, kind: RecordKind, judged: Judged, fresh: list[bool], outcome: Outcome
@@ -194,6 +196,7 @@ class Intake:
     async def _publish(
         self,
         judged: Judged,
+        publisher: KafkaPublisher,
         after: asyncio.Future[None] | None,
         enqueued: asyncio.Future[None] | None,
     ) -> Outcome:
@@ -221,7 +224,7 @@ class Intake:
             else:
                 outgoing = self._sort_out(kind, judged, fresh, outcome)
             started = time.perf_counter()
-            acks = await self._publisher.enqueue(outgoing)
+            acks = await publisher.enqueue(outgoing)
         except BaseException:
             self._recent.release(claimed)
             raise
@@ -229,7 +232,7 @@ class Intake:
             if enqueued is not None:
                 _resolve(enqueued)
         try:
-            await self._publisher.acknowledged(acks)
+            await publisher.acknowledged(acks)
         except BaseException:
             self._recent.release(claimed)
             raise

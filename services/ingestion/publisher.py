@@ -48,10 +48,11 @@ class KafkaPublisher:
         delivery_timeout_ms: int,
         queue_kbytes: int,
         linger_ms: float,
+        client_id: str,
     ) -> None:
         config = producer_config(
             bootstrap,
-            client_id="ecap-ingestion",
+            client_id=client_id,
             config={
                 "delivery.timeout.ms": delivery_timeout_ms,
                 "queue.buffering.max.kbytes": queue_kbytes,

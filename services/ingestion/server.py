@@ -26,20 +26,29 @@ def build_spec(
     """The ingestion service as the mesh runs it: Kafka publisher, dedup window, handlers."""
     settings = settings or IngestionSettings()
     kafka = kafka or KafkaSettings()
-    publisher = KafkaPublisher(
-        kafka.bootstrap_servers,
-        delivery_timeout_ms=settings.delivery_timeout_ms,
-        queue_kbytes=settings.producer_queue_kbytes,
-        linger_ms=settings.producer_linger_ms,
-    )
+    # Streams and unary calls produce through separate producers, so that a unary call does
+    # not wait out the long linger that fills the streams' batches.
+    publishers = [
+        KafkaPublisher(
+            kafka.bootstrap_servers,
+            delivery_timeout_ms=settings.delivery_timeout_ms,
+            queue_kbytes=settings.producer_queue_kbytes,
+            linger_ms=linger_ms,
+            client_id=f"ecap-ingestion-{name}",
+        )
+        for name, linger_ms in (
+            ("unary", settings.unary_linger_ms),
+            ("streams", settings.stream_linger_ms),
+        )
+    ]
     recent = RecentIds(settings.dedup_window_s, settings.dedup_max_ids)
     pool = pool or JudgePool(settings.validation_workers)
-    servicer = IngestionServicer(
-        Intake(settings, publisher, recent, pool), pipeline_depth=settings.pipeline_depth
-    )
+    intake = Intake(settings, *publishers, recent, pool)
+    servicer = IngestionServicer(intake, pipeline_depth=settings.pipeline_depth)
 
     async def flush_producer() -> None:
-        publisher.close()
+        for publisher in publishers:
+            publisher.close()
         pool.close()
 
     return ServiceSpec(

@@ -105,6 +105,7 @@ class Round:
     workers_us: float
     broker_us: float
     raw_broker_us: float
+    raw_producer_us: float  # the baseline's own process, librdkafka's threads included
     children: int  # validation workers and multiprocessing's resource tracker
     idle_rss_mb: float
     peak_rss_mb: float
@@ -197,7 +198,9 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
     for _ in range(ROUNDS):
         produce_raw(kafka_broker.bootstrap, raw_topic.name, records[:WARM_UP], WARM_UP)
         broker_before = _cpu_s(broker)
+        producer_before = time.process_time()
         raw_s = produce_raw(kafka_broker.bootstrap, raw_topic.name, records[WARM_UP:], EVENTS)
+        raw_producer = time.process_time() - producer_before
         raw_broker = _cpu_s(broker) - broker_before
         summary, service_s, cpu, children, idle_rss, peak_rss = _service_round(
             env, address, token, payloads, broker
@@ -212,6 +215,7 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
                 workers_us=workers * per_event,
                 broker_us=service_broker * per_event,
                 raw_broker_us=raw_broker * per_event,
+                raw_producer_us=raw_producer * per_event,
                 children=children,
                 idle_rss_mb=idle_rss,
                 peak_rss_mb=peak_rss,
@@ -230,6 +234,7 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
         "CPU µs/event: server",
         "its children",
         "broker (raw path)",
+        "raw producer",
         "service RSS MB idle / peak",
     ):
         table.add_column(column)
@@ -242,6 +247,7 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
             f"{r.server_us:.1f}",
             f"{r.workers_us:.1f}",
             f"{r.broker_us:.1f} ({r.raw_broker_us:.1f})",
+            f"{r.raw_producer_us:.1f}",
             f"{r.idle_rss_mb:.0f} / {r.peak_rss_mb:.0f}",
         )
     console.print(table)
