@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ecap.v1 import common_pb2 as pb
 from ecap.v1 import ingestion_pb2
+from services.mesh import screening
 from services.mesh.screening import screen_for
 from services.mesh.validation import violations_of
 from services.simulator.config import SimulatorSettings
@@ -114,7 +115,7 @@ _EDGE_STRINGS = st.one_of(
             "1.2.3.04",
             "00.1.2.3",
             "1.2.3.4\x00",
-            "１.2.3.4",
+            "\uff11.2.3.4",  # a full-width digit one
             "1..2.3",
             "a@b.example",
         ]
@@ -204,3 +205,36 @@ def test_a_screened_batch_reports_what_protovalidate_reports_record_by_record():
     assert set(found) == {7, 9}
     assert found[7] == violations_of(request.events[7])
     assert found[9] == violations_of(request.events[9])
+
+
+def _with_location(event: pb.BehaviorEvent, country: str, city: str) -> pb.BehaviorEvent:
+    copy = pb.BehaviorEvent()
+    copy.CopyFrom(event)
+    copy.location.country = country
+    copy.location.city = city
+    return copy
+
+
+def test_a_remembered_sub_message_clears_only_its_own_bytes():
+    # Locations screen a point of their own, so a cleared one is remembered by its bytes.
+    screen = screening._Compiler().build(pb.BehaviorEvent.DESCRIPTOR)
+    event = next(r for r in simulated() if isinstance(r, pb.BehaviorEvent))
+    assert screen(_with_location(event, "PT", "Porto"))
+    assert screen(_with_location(event, "PT", "Porto"))  # now from memory
+    for bad_country in ("pt", "PT\n", "PRT"):
+        broken = _with_location(event, bad_country, "Porto")
+        assert violations_of(broken), bad_country
+        assert not screen(broken), bad_country
+    broken_point = _with_location(event, "PT", "Porto")
+    broken_point.location.point.latitude = 91.0
+    assert violations_of(broken_point) and not screen(broken_point)
+
+
+def test_remembered_sub_messages_are_bounded(monkeypatch):
+    monkeypatch.setattr(screening, "CLEARED_MEMORY", 3)
+    screen = screening._Compiler().build(pb.BehaviorEvent.DESCRIPTOR)
+    event = next(r for r in simulated() if isinstance(r, pb.BehaviorEvent))
+    for n in range(10):
+        assert screen(_with_location(event, "PT", f"City {n}"))
+    memories = [v for v in screen.__globals__.values() if isinstance(v, set)]
+    assert memories and all(0 < len(memory) <= 3 for memory in memories)
