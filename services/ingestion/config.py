@@ -31,7 +31,10 @@ class IngestionSettings(ServerSettings):
         default=15_000, gt=0, description="after this, an unacknowledged record fails: UNAVAILABLE"
     )
     producer_queue_kbytes: int = Field(
-        default=65_536, gt=0, description="producer buffer; a full buffer slows the client down"
+        default=65_536,
+        gt=0,
+        description="each producer's buffer (streams and unary calls have one each); a full "
+        "buffer slows the client down",
     )
     stream_linger_ms: float = Field(
         default=200.0,

@@ -107,7 +107,10 @@ def judge_payload(
     records = getattr(request, field)
     if not records:
         return Judged("", [], [], [], {})
-    spans = record_spans(payload, request_class.DESCRIPTOR.fields_by_name[field].number)
+    try:
+        spans = record_spans(payload, request_class.DESCRIPTOR.fields_by_name[field].number)
+    except (ValueError, IndexError):  # beyond this walk (groups): encode the records again
+        return judge_records(request, field, now, limits)
     if len(spans) != 2 * len(records):  # not seen: the parser found these very records
         return judge_records(request, field, now, limits)
     return replace(_judge_without_values(records, request, field, now, limits), spans=spans)
@@ -117,7 +120,8 @@ def record_spans(payload: bytes, field_number: int) -> array:
     """Start and end offsets of each length-delimited `field_number` in a serialised message.
 
     A walk over the top-level protobuf wire format: tag, then a length and the bytes for
-    length-delimited fields (a record), and skips every other field.
+    length-delimited fields (a record), and skips every other field. ValueError for the
+    deprecated group wire types, which it does not walk, and for bytes that end too soon.
     """
     spans = array("Q")
     append = spans.append
@@ -146,7 +150,9 @@ def record_spans(payload: bytes, field_number: int) -> array:
         elif wire_type == 5:
             position += 4
         else:
-            raise ValueError(f"wire type {wire_type} at offset {position} is not protobuf")
+            raise ValueError(f"wire type {wire_type} at offset {position} is not walked here")
+    if position != end:
+        raise ValueError(f"the last field runs past the end ({position} > {end})")
     return spans
 
 

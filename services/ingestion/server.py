@@ -28,7 +28,7 @@ def build_spec(
     kafka = kafka or KafkaSettings()
     # Streams and unary calls produce through separate producers, so that a unary call does
     # not wait out the long linger that fills the streams' batches.
-    publishers = [
+    unary, streams = (
         KafkaPublisher(
             kafka.bootstrap_servers,
             delivery_timeout_ms=settings.delivery_timeout_ms,
@@ -40,14 +40,14 @@ def build_spec(
             ("unary", settings.unary_linger_ms),
             ("streams", settings.stream_linger_ms),
         )
-    ]
+    )
     recent = RecentIds(settings.dedup_window_s, settings.dedup_max_ids)
     pool = pool or JudgePool(settings.validation_workers)
-    intake = Intake(settings, *publishers, recent, pool)
+    intake = Intake(settings, unary, streams, recent, pool)
     servicer = IngestionServicer(intake, pipeline_depth=settings.pipeline_depth)
 
     async def flush_producer() -> None:
-        for publisher in publishers:
+        for publisher in (unary, streams):
             publisher.close()
         pool.close()
 

@@ -85,3 +85,12 @@ def test_a_worker_verdict_equals_judging_the_parsed_request():
 def test_an_empty_batch_is_judged_empty():
     judged = judge_payload(b"", EVENTS_REQUEST, "events", NOW, LIMITS)
     assert judged.ids == [] and judged.cut_from(b"").values == []
+
+
+def test_a_request_the_walk_cannot_follow_is_judged_from_its_records():
+    # An unknown field of the deprecated group wire type: legal protobuf, but not walked.
+    records = [_event(0).SerializeToString(), _event(1).SerializeToString()]
+    group = _field(2, 3, b"") + _field(2, 4, b"")
+    payload = _length_delimited(1, records[0]) + group + _length_delimited(1, records[1])
+    judged = judge_payload(payload, EVENTS_REQUEST, "events", NOW, LIMITS)
+    assert judged.cut_from(payload).values == records
