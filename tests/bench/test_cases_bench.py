@@ -32,7 +32,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
 import pytest
 import sqlalchemy as sa
 from confluent_kafka import Producer
@@ -56,6 +55,7 @@ from tests.fixtures.kafka import private_copy
 from tests.fixtures.mesh import run_async, running_server
 from tests.fixtures.postgres import PostgresServer
 from tests.support.net import free_port
+from tests.support.service_process import serving
 
 ALERTS = 20_000
 CUSTOMERS = 15_000
@@ -206,7 +206,7 @@ def cases_process(
         )
         try:
             deadline = time.monotonic() + 120
-            while not _serving(address):
+            while not serving(address):
                 assert process.poll() is None, f"the cases service exited: see {log_path}"
                 assert time.monotonic() < deadline, f"the cases service never served: {log_path}"
                 time.sleep(0.2)
@@ -214,17 +214,6 @@ def cases_process(
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(60)
-
-
-def _serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=1
-            )
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def _seed_claimable(url: str, count: int) -> None:
@@ -252,18 +241,19 @@ async def _investigator(address, token, calls, think_s, rng, latencies, first) -
     """
     async with mesh_client.connect(address, token=token) as channel:
         stub = cases_pb2_grpc.CaseServiceStub(channel)
+        started = time.perf_counter()
+        response = await stub.ClaimNextCase(cases_pb2.ClaimNextCaseRequest())
+        if not response.HasField("case"):
+            return 0
+        first.append(time.perf_counter() - started)
         done = 0
         while calls is None or done < calls:
-            if think_s and (done or first is None):
+            if think_s:
                 await asyncio.sleep(rng.expovariate(1 / think_s))
             started = time.perf_counter()
             response = await stub.ClaimNextCase(cases_pb2.ClaimNextCaseRequest())
             if not response.HasField("case"):
                 break
-            if first is not None:
-                first.append(time.perf_counter() - started)
-                first = None
-                continue
             latencies.append(time.perf_counter() - started)
             done += 1
         return done

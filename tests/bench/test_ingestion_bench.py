@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,13 +31,12 @@ from services.simulator.config import SimulatorSettings
 from services.simulator.generator import Simulation
 from tests.bench.test_kafka_bench import produce_raw
 from tests.fixtures.kafka import private_copy
-from tests.support.net import free_port
+from tests.support.service_process import start_ingestion
 
 EVENTS = 200_000
 WARM_UP = 20_000  # first sent on each path untimed: connections, metadata, producer ids
 BATCH = 1_000
 ROUNDS = 3  # this machine is noisy: the median of a few rounds, each with its own baseline
-REPO = Path(__file__).resolve().parents[2]
 console = Console()
 
 
@@ -82,19 +79,6 @@ def _cpu_s(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_serving(address: str, timeout_s: float = 60) -> None:
-    from tests.integration.test_service_processes import _wait_serving as wait
-
-    class _Alive:
-        stdout = None
-
-        @staticmethod
-        def poll():
-            return None
-
-    wait(address, _Alive(), timeout_s)  # type: ignore[arg-type]
-
-
 @dataclass
 class Round:
     """One measured pass of the raw producer and then the service over the same events."""
@@ -115,23 +99,14 @@ class Round:
         return self.service_rate / self.raw_rate
 
 
-def _service_round(
-    env: dict[str, str], address: str, token: str, payloads: list[bytes], broker: list[int]
-):
+def _service_round(settings: dict[str, str], token: str, payloads: list[bytes], broker: list[int]):
     """Start a fresh service (an empty dedup window), warm it up, time the rest of `payloads`.
 
     Returns the summary, the seconds, and the CPU seconds of the server, its children and
     the `broker` while it ran.
     """
-    service = subprocess.Popen(
-        [sys.executable, "-m", "services.ingestion"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    service, address = start_ingestion(settings)
     try:
-        _wait_serving(address)
         processes = _family(service.pid)
         idle_rss = _peak_rss_mb(processes)
         warm_up, _ = asyncio.run(_stream(address, token, payloads[: WARM_UP // BATCH]))
@@ -178,17 +153,11 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
         ingestion_pb2.IngestEventsRequest(events=events[i : i + BATCH]).SerializeToString()
         for i in range(0, len(events), BATCH)
     ]
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {
-        **os.environ,
+    settings = {
         "ECAP_JWT_SECRET": jwt_secret,
         "ECAP_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
-        "ECAP_INGESTION_PORT": str(port),
-        "ECAP_INGESTION_METRICS_PORT": "0",
         "ECAP_INGESTION_TOPIC_EVENTS": service_topic.name,
         "ECAP_INGESTION_TOPIC_DEAD_LETTER": dead.name,
-        "ECAP_LOG_LEVEL": "WARNING",
     }
     token = mint("service", sub="bench")
     broker = [kafka_broker.process.pid]
@@ -203,7 +172,7 @@ def test_ingestion_throughput_against_raw_producer(kafka_broker, jwt_secret, min
         raw_producer = time.process_time() - producer_before
         raw_broker = _cpu_s(broker) - broker_before
         summary, service_s, cpu, children, idle_rss, peak_rss = _service_round(
-            env, address, token, payloads, broker
+            settings, token, payloads, broker
         )
         server, workers, service_broker = cpu
         assert summary.accepted == EVENTS, summary  # a benchmark of lost records measures nothing

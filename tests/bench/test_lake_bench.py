@@ -51,10 +51,9 @@ from services.simulator.config import SimulatorSettings
 from services.simulator.generator import Simulation
 from spark.kafka import read_topic
 from spark.tables import ALL_CATEGORIES, TABLES
-from tests.bench.test_ingestion_bench import _wait_serving
 from tests.bench.test_kafka_bench import produce_batches
 from tests.fixtures.kafka import private_copy
-from tests.support.net import free_port
+from tests.support.service_process import start_ingestion
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -300,28 +299,15 @@ def _id(record: common_pb2.Transaction | common_pb2.BehaviorEvent) -> str:
 
 
 def _start_ingestion(bootstrap: str, topics: dict[str, str], secret: str) -> tuple:
-    port = free_port()
-    env = {
-        **os.environ,
-        "ECAP_JWT_SECRET": secret,
-        "ECAP_KAFKA_BOOTSTRAP": bootstrap,
-        "ECAP_INGESTION_PORT": str(port),
-        "ECAP_INGESTION_METRICS_PORT": "0",
-        "ECAP_INGESTION_TOPIC_TRANSACTIONS": topics["transactions"],
-        "ECAP_INGESTION_TOPIC_EVENTS": topics["user-events"],
-        "ECAP_INGESTION_TOPIC_DEAD_LETTER": topics["dead-letter"],
-        "ECAP_LOG_LEVEL": "WARNING",
-    }
-    service = subprocess.Popen(
-        [sys.executable, "-m", "services.ingestion"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return start_ingestion(
+        {
+            "ECAP_JWT_SECRET": secret,
+            "ECAP_KAFKA_BOOTSTRAP": bootstrap,
+            "ECAP_INGESTION_TOPIC_TRANSACTIONS": topics["transactions"],
+            "ECAP_INGESTION_TOPIC_EVENTS": topics["user-events"],
+            "ECAP_INGESTION_TOPIC_DEAD_LETTER": topics["dead-letter"],
+        }
     )
-    address = f"127.0.0.1:{port}"
-    _wait_serving(address)
-    return service, address
 
 
 def test_freshness_at_a_steady_rate(kafka_broker, jwt_secret, mint, simulated, tmp_path):
